@@ -1,0 +1,78 @@
+"""The suite's command-line options (SPEC §4), parsed and checked once per session."""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from bench import methods as registry
+from bench.checkpoint import DURABILITY
+from bench.models import DTYPES, PRESETS, ModelError, check_model_dir
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def add_options(parser) -> None:
+    group = parser.getgroup("ckpt-bench", "checkpoint benchmark")
+    group.addoption("--ckpt-model", default="small", help=f"preset ({', '.join(PRESETS)}) or a local Hugging Face model directory (default: small)")
+    group.addoption("--ckpt-dtype", default=None, help=f"{', '.join(DTYPES)} (default: the preset's)")
+    group.addoption("--ckpt-device", default="auto", help="auto (CUDA when available), cpu or cuda (default: auto)")
+    group.addoption("--ckpt-methods", default=None, help=f"comma-separated method ids or 'all' (default: {','.join(registry.DEFAULT_METHODS)})")
+    group.addoption("--ckpt-dir", default=None, help="directory on the disk under test; the suite works in a fresh subdirectory of it (default: the system temporary directory)")
+    group.addoption("--ckpt-durability", default="fsync", help="fsync (saves end on stable storage) or none (page-cache speed)")
+
+
+@dataclass(frozen=True)
+class Options:
+    model: str
+    dtype: str | None
+    device: torch.device
+    methods: tuple
+    ckpt_dir: Path
+    durability: str
+
+    @classmethod
+    def from_config(cls, config) -> "Options":
+        """Check every option; a bad one raises ValueError with one line that says what to do."""
+        get = config.getoption
+        model = get("--ckpt-model")
+        if model not in PRESETS:
+            check_model_dir(Path(model))
+        dtype = get("--ckpt-dtype")
+        if dtype is not None and dtype not in DTYPES:
+            raise ValueError(f"--ckpt-dtype {dtype!r}: choose from {', '.join(DTYPES)}")
+        durability = get("--ckpt-durability")
+        if durability not in DURABILITY:
+            raise ValueError(f"--ckpt-durability {durability!r}: choose from {', '.join(DURABILITY)}")
+        return cls(
+            model=model,
+            dtype=dtype,
+            device=_device(get("--ckpt-device")),
+            methods=tuple(registry.select(get("--ckpt-methods"))),
+            ckpt_dir=_ckpt_dir(get("--ckpt-dir")),
+            durability=durability,
+        )
+
+
+def _device(name: str) -> torch.device:
+    if name not in DEVICES:
+        raise ValueError(f"--ckpt-device {name!r}: choose from {', '.join(DEVICES)}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--ckpt-device cuda: PyTorch sees no CUDA device here; use --ckpt-device cpu (or auto)")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def _ckpt_dir(value: str | None) -> Path:
+    path = Path(value) if value else Path(tempfile.gettempdir())
+    if not path.exists():
+        raise ValueError(f"--ckpt-dir {path}: does not exist; create it or point to an existing directory")
+    if not path.is_dir():
+        raise ValueError(f"--ckpt-dir {path}: is a file, not a directory")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"--ckpt-dir {path}: not writable by this user; choose a directory you can write to")
+    return path.resolve()
