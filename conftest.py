@@ -27,13 +27,6 @@ def pytest_configure(config):
     raise_on_sigterm()
 
 
-def pytest_generate_tests(metafunc):
-    if "method" in metafunc.fixturenames:
-        methods = metafunc.config.ckpt_options.methods
-        # module scope: one load checkpoint per method at a time, torn down before the next method's
-        metafunc.parametrize("method", methods, ids=[m.id for m in methods], scope="module")
-
-
 @pytest.fixture(scope="session")
 def options(pytestconfig) -> Options:
     return pytestconfig.ckpt_options

@@ -6,6 +6,13 @@ import pytest
 from bench import checkpoint
 
 
+def pytest_generate_tests(metafunc):
+    if "method" in metafunc.fixturenames:
+        methods = metafunc.config.ckpt_options.methods
+        # module scope: one load checkpoint per method at a time, torn down before the next method's
+        metafunc.parametrize("method", methods, ids=[m.id for m in methods], scope="module")
+
+
 @pytest.fixture(scope="session")
 def rounds(pytestconfig) -> int:
     """Timed rounds of every benchmark: pytest-benchmark's own --benchmark-min-rounds."""

@@ -44,24 +44,26 @@ def _llama_config(p: Preset):
     )
 
 
-def preset_state_dict(name: str, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
-    """The preset's tensors, built one at a time from a meta-device model, seeded per tensor."""
+def preset_shapes(name: str) -> list[tuple[str, torch.Size]]:
+    """The preset's tensor names and shapes, from a meta-device model: nothing is allocated."""
     from transformers import LlamaForCausalLM
 
     p = PRESETS[name]
-    dtype = dtype or DTYPES[p.dtype]
-    config = _llama_config(p)
     with torch.device("meta"):
-        shapes = list(LlamaForCausalLM(config).state_dict().items())
-    if p.max_tensors is not None:
-        shapes = shapes[: p.max_tensors]
+        shapes = [(n, t.shape) for n, t in LlamaForCausalLM(_llama_config(p)).state_dict().items()]
+    return shapes[: p.max_tensors]
+
+
+def preset_state_dict(name: str, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+    """The preset's tensors, materialised one at a time, each from its own seeded generator."""
+    dtype = dtype or DTYPES[PRESETS[name].dtype]
+    std = _llama_config(PRESETS[name]).initializer_range
     out = {}
-    for index, (tensor_name, meta) in enumerate(shapes):
-        gen = torch.Generator().manual_seed(SEED + index)
+    for index, (tensor_name, shape) in enumerate(preset_shapes(name)):
         if tensor_name.endswith("norm.weight"):  # LLaMA initialises RMSNorm weights to one
-            t = torch.ones(meta.shape)
+            t = torch.ones(shape)
         else:
-            t = torch.empty(meta.shape).normal_(0.0, config.initializer_range, generator=gen)
+            t = torch.empty(shape).normal_(0.0, std, generator=torch.Generator().manual_seed(SEED + index))
         out[tensor_name] = t.to(dtype)
     return out
 
@@ -94,6 +96,3 @@ def state_dict(model: str, dtype: str | None = None) -> dict[str, torch.Tensor]:
         return preset_state_dict(model, torch_dtype)
     return local_state_dict(Path(model), torch_dtype)
 
-
-def default_dtype(model: str) -> str:
-    return PRESETS[model].dtype if model in PRESETS else "model's own"

@@ -73,6 +73,8 @@ def _ckpt_dir(value: str | None) -> Path:
         raise ValueError(f"--ckpt-dir {path}: does not exist; create it or point to an existing directory")
     if not path.is_dir():
         raise ValueError(f"--ckpt-dir {path}: is a file, not a directory")
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise ValueError(f"--ckpt-dir {path}: not writable by this user; choose a directory you can write to")
+    try:  # a real probe: os.access says yes to root even on a read-only file system
+        os.rmdir(tempfile.mkdtemp(prefix=".ckpt-bench-probe-", dir=path))
+    except OSError as e:
+        raise ValueError(f"--ckpt-dir {path}: cannot create a directory in it ({e.strerror}); choose a writable directory") from None
     return path.resolve()
