@@ -11,6 +11,8 @@ from bench.models import state_dict
 from bench.options import Options, add_options
 from bench.workspace import Workspace, raise_on_sigterm
 
+pytest_plugins = ("plotting.pytest_plugin",)
+
 SPACE_MARGIN = 1.2  # headroom over the logical bytes: chunk padding, metadata, one round in flight
 SPACE_SLACK = 64 * 2**20
 

@@ -1,15 +1,17 @@
-"""Fixtures shared by the benchmarks: rounds, and one verified checkpoint per method for the loads."""
+"""Fixtures shared by the benchmarks: the method parameter, rounds, and each method's checkpoint slot."""
 from __future__ import annotations
 
 import pytest
 
 from bench import checkpoint
+from bench.record import require_round_trip
+from bench.workspace import Slot
 
 
 def pytest_generate_tests(metafunc):
     if "method" in metafunc.fixturenames:
         methods = metafunc.config.ckpt_options.methods
-        # module scope: one load checkpoint per method at a time, torn down before the next method's
+        # module scope: pytest runs save, load-cold, load-warm of one method, then the next method
         metafunc.parametrize("method", methods, ids=[m.id for m in methods], scope="module")
 
 
@@ -20,12 +22,18 @@ def rounds(pytestconfig) -> int:
 
 
 @pytest.fixture(scope="module")
-def saved(method, tensors, workspace, options):
-    """A checkpoint of `method`, written once (untimed) and verified bitwise before any load is timed."""
-    root = workspace.fresh(f"load-{method.id}")
-    checkpoint.save(method, tensors, root, options.durability)
-    bad = checkpoint.mismatches(tensors, checkpoint.load(method, root, options.device))
-    if bad:
-        pytest.fail(f"{method.id}: {len(bad)} tensors did not round-trip bitwise, first {bad[0]!r}")
-    yield root
-    workspace.discard(root)
+def slot(method, workspace):
+    s = Slot(workspace, method.id)
+    yield s
+    s.discard()
+
+
+@pytest.fixture
+def saved(benchmark, method, slot, tensors, options):
+    """The method's verified checkpoint: the save benchmark's last round, or (save deselected) written here."""
+    if slot.root is None:
+        checkpoint.save(method, tensors, slot.replace(), options.durability)
+    if not slot.verified:
+        require_round_trip(benchmark, method, tensors, checkpoint.load(method, slot.root, options.device))
+        slot.verified = True
+    return slot.root

@@ -1,6 +1,7 @@
 """File-system helpers: durability, page-cache eviction, sizes on disk, free space."""
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 from dataclasses import dataclass
@@ -33,12 +34,25 @@ def fsync_dirs(root: Path) -> None:
     fsync_path(root.parent)
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def syncfs(path: Path) -> None:
+    """Flush the file system that holds `path` (syncfs(2): Python's os has only the global sync)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if _libc.syncfs(fd) != 0:
+            raise OSError(ctypes.get_errno(), f"syncfs {path}")
+    finally:
+        os.close(fd)
+
+
 def evict(root: Path) -> None:
-    """Drop every file of `root` from the page cache: flush it, then POSIX_FADV_DONTNEED."""
+    """Drop every file of `root` from the page cache: flush, then POSIX_FADV_DONTNEED on each file."""
+    syncfs(root)  # one call instead of an fsync per file: 41,000 clean fsyncs take 3 s here
     for f in _files(root):
         fd = os.open(f, os.O_RDONLY)
         try:
-            os.fsync(fd)
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         finally:
             os.close(fd)

@@ -40,3 +40,23 @@ def raise_on_sigterm() -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, handler)
+
+
+class Slot:
+    """The one checkpoint of a method kept on disk: each save round replaces it, the loads read the last."""
+
+    def __init__(self, workspace: Workspace, label: str):
+        self._workspace, self._label = workspace, label
+        self.root: Path | None = None
+        self.verified = False
+
+    def replace(self) -> Path:
+        """Discard the current checkpoint and hand out a fresh empty directory for the next one."""
+        self.discard()
+        self.root = self._workspace.fresh(self._label)
+        return self.root
+
+    def discard(self) -> None:
+        if self.root is not None:
+            self._workspace.discard(self.root)
+        self.root, self.verified = None, False

@@ -76,3 +76,13 @@ def test_compare_against_a_stored_run(tiny_run):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "0001" in proc.stdout and "NOW" in proc.stdout
     assert len(stored_runs(storage)) == 2
+
+
+def test_a_method_that_does_not_round_trip_fails_and_stores_no_number(tmp_path):
+    proc = run_bench("--ckpt-model", "tiny", "--ckpt-dir", str(tmp_path), "--ckpt-methods", "pytorch,corrupting",
+                     "-p", "tests.fake_methods", storage=tmp_path / "storage")
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "corrupting: 1 tensors did not round-trip bitwise" in proc.stdout
+    (path,) = stored_runs(tmp_path / "storage")
+    assert sorted(b["param"] for b in load_run(path)["benchmarks"]) == ["pytorch"] * 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["storage"]

@@ -1,0 +1,69 @@
+"""The numbers behind every report: improvements vs the baseline, rankings, balance, sizes."""
+from __future__ import annotations
+
+import math
+
+from bench.methods import BASELINE
+from plotting.runs import LOAD_COLD, SAVE, Run
+
+SIZE_UNITS = (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10), ("B", 1))
+
+
+def median(run: Run, group: str, method: str) -> float | None:
+    stat = run.get(group, method)
+    return stat.median if stat else None
+
+
+def improvement(baseline: float | None, value: float | None) -> float | None:
+    """(baseline - value) / baseline in %: positive means less time (or bytes) than the baseline."""
+    if baseline is None or value is None:
+        return None
+    return (baseline - value) / baseline * 100
+
+
+def time_improvement(run: Run, group: str, method: str) -> float | None:
+    return improvement(median(run, group, BASELINE), median(run, group, method))
+
+
+def disk_bytes(run: Run, method: str) -> int | None:
+    return run.info("disk_bytes", method)
+
+
+def gbps(run: Run, group: str, method: str) -> float | None:
+    """Logical bytes per median second, in GB/s (SPEC §5 throughput_gbps)."""
+    logical, seconds = run.info("logical_bytes", method), median(run, group, method)
+    return logical / seconds / 1e9 if logical and seconds else None
+
+
+def ranked(values: dict[str, float]) -> list[tuple[int, str]]:
+    """(rank, method), smallest value first; equal values share a rank (1, 1, 3)."""
+    order = sorted(values, key=values.__getitem__)
+    ranks: list[tuple[int, str]] = []
+    for i, m in enumerate(order):
+        tied = i > 0 and values[m] == values[order[i - 1]]
+        ranks.append((ranks[-1][0] if tied else i + 1, m))
+    return ranks
+
+
+def medians(run: Run, group: str) -> dict[str, float]:
+    return {m: v for m in run.methods if (v := median(run, group, m)) is not None}
+
+
+def sizes(run: Run) -> dict[str, int]:
+    return {m: v for m in run.methods if (v := disk_bytes(run, m)) is not None}
+
+
+def balance(run: Run) -> dict[str, float]:
+    """Geometric mean of save and load-cold time, each relative to the fastest: 1.0 = fastest at both."""
+    save, load = medians(run, SAVE), medians(run, LOAD_COLD)
+    both = [m for m in save if m in load]
+    if not both:
+        return {}
+    best_save, best_load = min(save[m] for m in both), min(load[m] for m in both)
+    return {m: math.sqrt(save[m] / best_save * load[m] / best_load) for m in both}
+
+
+def size_unit(values) -> tuple[str, int]:
+    """The largest binary unit in which the biggest value is at least 1 (the seed's sizes are GiB)."""
+    biggest = max(values, default=0)
+    return next(((name, div) for name, div in SIZE_UNITS if biggest >= div), SIZE_UNITS[-1])

@@ -1,0 +1,27 @@
+"""The seed's tables at the end of `pytest bench/ --benchmark-only`, from the run's own stored JSON (SPEC §6)."""
+from __future__ import annotations
+
+import pytest
+
+from plotting.runs import RunError, parse_run
+from plotting.tables import report_text
+
+RUN_JSON = pytest.StashKey[dict]()
+
+
+@pytest.hookimpl(optionalhook=True)  # optional: pytest-benchmark may be disabled (-p no:benchmark)
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    """pytest-benchmark hands every JSON it writes (--benchmark-autosave/-save/-json) here, complete."""
+    config.stash[RUN_JSON] = output_json
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's own tables
+def pytest_terminal_summary(terminalreporter, config):
+    output = config.stash.get(RUN_JSON, None)
+    if output is None:
+        return  # no benchmark stored: e.g. `pytest tests/`, or --benchmark-disable
+    terminalreporter.write_sep("=", "ckpt-bench comparison")
+    try:
+        terminalreporter.write(report_text(parse_run(output, source="this run")))
+    except RunError as e:
+        terminalreporter.write_line(f"no comparison tables: {e}")

@@ -1,0 +1,162 @@
+"""Stored runs (SPEC §5): read pytest-benchmark JSON, check it, index it by (group, method)."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.methods import REGISTRY
+
+SAVE, LOAD_COLD, LOAD_WARM = "save", "load-cold", "load-warm"
+GROUPS = (SAVE, LOAD_COLD, LOAD_WARM)
+REQUIRED = (SAVE, LOAD_COLD)
+WORKLOAD = ("model", "dtype", "device", "durability")  # benchmarks that differ here measured different things
+SPREADS = (("q1", "q3", "interquartile range"), ("min", "max", "min to max"))  # preferred first
+RUN_HINT = "run `pytest bench/ --benchmark-only` to store one"
+
+
+class RunError(Exception):
+    """A run that cannot be reported; the message is one line naming the problem and the fix."""
+
+
+@dataclass(frozen=True)
+class Stat:
+    """One benchmark: the median and spread of its rounds (seconds) and its extra_info."""
+
+    median: float
+    low: float | None = None
+    high: float | None = None
+    spread: str | None = None  # what low..high is, e.g. "interquartile range"
+    rounds: int | None = None
+    info: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Run:
+    source: str  # the file name(s), for headers and messages
+    stats: dict[tuple[str, str], Stat]  # (group, method id) -> Stat
+    machine: dict = field(default_factory=dict)
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """Registry order for known ids (comparable across runs), then the others as stored."""
+        known = list(REGISTRY)
+        ids = dict.fromkeys(m for _, m in self.stats)
+        return tuple(sorted(ids, key=lambda m: known.index(m) if m in known else len(known)))
+
+    def get(self, group: str, method: str) -> Stat | None:
+        return self.stats.get((group, method))
+
+    def has(self, group: str) -> bool:
+        return any(g == group for g, _ in self.stats)
+
+    def infos(self, method: str) -> list[dict]:
+        """The method's extra_info dicts, save's first: the checkpoint the save wrote."""
+        return [s.info for g in GROUPS if (s := self.get(g, method))]
+
+    def label(self, method: str) -> str:
+        stored = next((i["label"] for i in self.infos(method) if isinstance(i.get("label"), str)), None)
+        return stored or (REGISTRY[method].label if method in REGISTRY else method)
+
+    def info(self, key: str, method: str | None = None):
+        """The first stored value of an extra_info key, for one method or the whole run (None if absent)."""
+        infos = self.infos(method) if method else [s.info for s in self.stats.values()]
+        return next((i[key] for i in infos if i.get(key) is not None), None)
+
+    @property
+    def workload(self) -> dict:
+        return {k: v for k in WORKLOAD if (v := self.info(k)) is not None}
+
+
+def newest_run(storage: Path) -> Path:
+    """The most recently written run file under pytest-benchmark's storage directory."""
+    files = sorted(storage.glob("**/*.json"), key=lambda p: (p.stat().st_mtime, p.name))
+    if not files:
+        raise RunError(f"no stored runs under {storage}/; pass a run file, or {RUN_HINT}")
+    return files[-1]
+
+
+def load_runs(paths: list[Path]) -> Run:
+    """One report's run from one or more files (e.g. methods run separately); they must measure one workload."""
+    return _build([(str(p), _read(p)) for p in paths])
+
+
+def parse_run(data, source: str) -> Run:
+    """A run from already-parsed JSON, e.g. the one pytest-benchmark just generated."""
+    return _build([(source, data)])
+
+
+def _read(path: Path):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunError(f"{path}: no such run file; pass a JSON file from .benchmarks/, or {RUN_HINT}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise RunError(f"{path}: cannot be read as a run file ({getattr(e, 'strerror', None) or e})") from None
+    if not text.strip():
+        raise RunError(f"{path}: the file is empty; pass a run that finished, or {RUN_HINT} again")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise RunError(f"{path}: not valid JSON ({e.msg}, line {e.lineno}); the run file is corrupt, {RUN_HINT} again") from None
+
+
+def _build(files: list[tuple[str, object]]) -> Run:
+    stats: dict[tuple[str, str], Stat] = {}
+    origin: dict[tuple[str, str], str] = {}
+    for source, data in files:
+        if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+            raise RunError(f"{source}: not a pytest-benchmark run (no 'benchmarks' list); pass a file from .benchmarks/")
+        for i, entry in enumerate(data["benchmarks"]):
+            if not isinstance(entry, dict):
+                raise RunError(f"{source}: benchmark #{i} is not a JSON object; the run file is corrupt")
+            if entry.get("group") not in GROUPS:
+                continue  # other groups (e.g. 'ceiling') are not part of these reports
+            key = (entry["group"], _method(entry, f"{source}: benchmark #{i}"))
+            if key in stats:
+                raise RunError(f"{source}: {key[0]} of {key[1]} is also in {origin[key]}; pass each method's run once")
+            stats[key], origin[key] = _stat(entry, f"{source}: {key[0]} of {key[1]}"), source
+    run = Run(" + ".join(s for s, _ in files), stats, files[0][1].get("machine_info") or {})
+    groups = sorted({g for g, _ in stats})
+    for group in REQUIRED:
+        if not run.has(group):
+            raise RunError(
+                f"{run.source}: no '{group}' benchmarks (it has: {', '.join(groups) or 'none'}); the report needs "
+                f"'save' and 'load-cold', so run `pytest bench/ --benchmark-only` without -k or -m filters"
+            )
+    for key in WORKLOAD:
+        values = sorted({str(v) for s in stats.values() if (v := s.info.get(key)) is not None})
+        if len(values) > 1:
+            raise RunError(
+                f"{run.source}: mixes runs of {key} {' and '.join(values)}; one report shows one workload, "
+                f"use `python -m plotting --compare A.json B.json` to set two side by side"
+            )
+    return run
+
+
+def _method(entry: dict, where: str) -> str:
+    info = entry.get("extra_info") if isinstance(entry.get("extra_info"), dict) else {}
+    method = info.get("method") or entry.get("param")
+    if not isinstance(method, str) or not method:
+        raise RunError(f"{where}: no method id (neither 'param' nor extra_info.method); the run file is corrupt")
+    return method
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _stat(entry: dict, where: str) -> Stat:
+    stats, info = entry.get("stats"), entry.get("extra_info") or {}
+    if not isinstance(stats, dict) or not _number(stats.get("median")) or stats["median"] <= 0:
+        raise RunError(f"{where}: no positive stats.median; the run file is corrupt")
+    if not isinstance(info, dict):
+        raise RunError(f"{where}: extra_info is not a JSON object; the run file is corrupt")
+    low, high, spread = next(
+        ((stats[a], stats[b], name) for a, b, name in SPREADS if _number(stats.get(a)) and _number(stats.get(b))),
+        (None, None, None),
+    )
+    data = stats.get("data")
+    rounds = stats.get("rounds") if _number(stats.get("rounds")) else len(data) if isinstance(data, list) else None
+    return Stat(stats["median"], low, high, spread, rounds, info)

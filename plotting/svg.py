@@ -1,0 +1,108 @@
+"""The same four charts as one interactive SVG (pygal): hover a bar for its numbers."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pygal
+from pygal.style import DefaultStyle
+
+from bench.methods import BASELINE
+from plotting import analysis
+from plotting.figures import COLORS, method_labels
+from plotting.runs import LOAD_COLD, LOAD_WARM, SAVE, Run
+from plotting.tables import NA, NO_BASELINE, NO_SIZES, baseline_label, fmt_pct, headline, ms_format
+
+SVG, XLINK = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
+ET.register_namespace("", SVG)  # write <svg>, not <ns0:svg>
+ET.register_namespace("xlink", XLINK)
+CHART_W, CHART_H, TITLE_H = 800, 480, 70
+
+
+def _chart(title: str, x_title: str, labels: list[str], series: list[tuple[str, str, list]], formatter,
+           no_data: str = "No data") -> pygal.HorizontalBar:
+    """series: (name, colour, one value per label); a value is None or {"value": ..., "label": tooltip text}."""
+    style = DefaultStyle(colors=tuple(color for _, color, _ in series), value_font_size=11, tooltip_font_size=12)
+    chart = pygal.HorizontalBar(
+        title=title, x_title=x_title, width=CHART_W, height=CHART_H, style=style, print_values=True,
+        value_formatter=formatter, legend_at_bottom=True, disable_xml_declaration=True, no_data_text=no_data,
+    )
+    chart.x_labels = labels[::-1]  # pygal draws the first label at the bottom; the tables read top-down
+    for name, _, values in series:
+        chart.add(name, values[::-1])
+    return chart
+
+
+def _times(run: Run, group: str) -> tuple[str, str, list]:
+    ms = ms_format(run)
+    values = []
+    for m in run.methods:
+        stat = run.get(group, m)
+        if stat is None:
+            values.append(None)
+            continue
+        spread = f", {stat.spread} {ms(stat.low)} to {ms(stat.high)} ms" if stat.spread else ""
+        rounds = f", {stat.rounds} rounds" if stat.rounds else ""
+        values.append({"value": stat.median * 1000, "label": f"{group}: median {ms(stat.median)} ms{spread}{rounds}"})
+    return group, COLORS[group], values
+
+
+def _time_chart(run: Run, title: str, x_title: str, groups: tuple[str, ...]) -> pygal.HorizontalBar:
+    ms = ms_format(run)
+    series = [_times(run, g) for g in groups if run.has(g)]
+    return _chart(title, x_title, method_labels(run), series, lambda v: ms(v / 1000))
+
+
+def _size_chart(run: Run) -> pygal.HorizontalBar:
+    sizes = [analysis.disk_bytes(run, m) for m in run.methods]
+    unit, div = analysis.size_unit(b for b in sizes if b is not None)
+    values = [None if b is None else {"value": b / div, "label": f"{b:,} bytes on disk"} for b in sizes]
+    return _chart("Size on disk", f"size on disk ({unit})", method_labels(run), [("size", COLORS["size"], values)],
+                  lambda v: f"{v:.2f} {unit}", no_data=f"{NA}: {NO_SIZES}")
+
+
+def _improvement_chart(run: Run) -> pygal.HorizontalBar:
+    others = [m for m in run.methods if m != BASELINE] if BASELINE in run.methods else []
+    series = []
+    for group, name in ((SAVE, "save"), (LOAD_COLD, "load (cold)")):
+        pcts = [analysis.time_improvement(run, group, m) for m in others]
+        values = [None if p is None else {"value": p, "label": f"{name} {fmt_pct(p)} vs {BASELINE}"} for p in pcts]
+        series.append((name, COLORS[group], values))
+    return _chart(f"Improvement vs {baseline_label(run)} baseline", f"% less time than {BASELINE} (positive = faster)",
+                  [run.label(m) for m in others], series, fmt_pct, no_data=f"{NA}: {NO_BASELINE}")
+
+
+def charts(run: Run) -> list[pygal.HorizontalBar]:
+    """Save time, load time, size on disk, improvement vs the baseline: the figure's four panels."""
+    return [
+        _time_chart(run, "Save time", "median time per save (ms)", (SAVE,)),
+        _time_chart(run, "Load time", "median time per load (ms)", (LOAD_COLD, LOAD_WARM)),
+        _size_chart(run),
+        _improvement_chart(run),
+    ]
+
+
+def _add_native_tooltips(chart: ET.Element) -> None:
+    """A <title> per bar, so that any viewer shows the numbers on hover, even without pygal's online script."""
+    for bar in chart.iter(f"{{{SVG}}}g"):
+        if bar.get("class") == "bar":
+            desc = {d.get("class"): d.text for d in bar.findall(f"{{{SVG}}}desc")}
+            title = ET.Element(f"{{{SVG}}}title")
+            title.text = f"{desc.get('x_label', '')}: {desc.get('label') or desc.get('value', '')}"
+            bar.insert(0, title)
+
+
+def performance_svg(run: Run) -> str:
+    """The four charts in a 2x2 grid under a two-line heading, as one SVG document."""
+    width, height = 2 * CHART_W, 2 * CHART_H + TITLE_H
+    root = ET.Element(f"{{{SVG}}}svg", width=str(width), height=str(height), viewBox=f"0 0 {width} {height}")
+    heading = (f"Checkpoint save and load: {len(run.methods)} methods", headline(run))
+    ET.SubElement(root, f"{{{SVG}}}title").text = " · ".join(heading)
+    for text, y, size in zip(heading, (30, 56), (20, 13)):
+        style = f"font: {size}px sans-serif; text-anchor: middle"
+        ET.SubElement(root, f"{{{SVG}}}text", x=str(width // 2), y=str(y), style=style).text = text
+    for i, chart in enumerate(charts(run)):
+        svg = ET.fromstring(chart.render(is_unicode=True))
+        svg.attrib.update(x=str(i % 2 * CHART_W), y=str(TITLE_H + i // 2 * CHART_H), width=str(CHART_W), height=str(CHART_H))
+        _add_native_tooltips(svg)
+        root.append(svg)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)

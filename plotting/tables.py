@@ -1,0 +1,171 @@
+"""The seed's tables, the rankings and the recommendations, as terminal text and as markdown (SPEC §6)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.methods import BASELINE
+from plotting import analysis
+from plotting.runs import LOAD_COLD, LOAD_WARM, SAVE, Run
+
+NA = "n/a"
+GROUP_NAMES = {SAVE: "save", LOAD_COLD: "load", LOAD_WARM: "load-warm"}  # the seed calls load-cold "load"
+LOAD_NOTE = "load = load-cold: page cache evicted before every round; load-warm: checkpoint already in the page cache"
+NO_BASELINE = f"improvements need the '{BASELINE}' baseline in the run; include it in --ckpt-methods"
+NO_SIZES = "the run stores no disk_bytes"
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    note: str = ""
+    left: tuple[int, ...] = (0,)  # left-aligned (text) columns; numbers align right
+
+    def text(self) -> str:
+        lines = [self.title]
+        if self.rows:
+            widths = [max(map(len, col)) for col in zip(self.header, *self.rows)]
+
+            def line(cells):
+                aligned = (c.ljust(w) if i in self.left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+                return "  ".join(aligned)
+
+            lines += [line(self.header), "-" * (sum(widths) + 2 * (len(widths) - 1)), *map(line, self.rows)]
+        return "\n".join(lines + ([self.note] if self.note else []))
+
+    def markdown(self) -> str:
+        lines = [f"## {self.title}", ""]
+        if self.rows:
+            align = [":---" if i in self.left else "---:" for i in range(len(self.header))]
+            lines += [_md_row(self.header), _md_row(align), *map(_md_row, self.rows), ""]
+        return "\n".join(lines + ([self.note, ""] if self.note else []))
+
+
+def _md_row(cells) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def ms_format(*runs: Run):
+    """Milliseconds with one decimal as the seed; more when the fastest median is under 10 ms (tiny runs)."""
+    fastest = min(s.median for run in runs for s in run.stats.values()) * 1000
+    decimals = 1 if fastest >= 10 else 2 if fastest >= 1 else 3
+    return lambda seconds: NA if seconds is None else f"{seconds * 1000:.{decimals}f}"
+
+
+def fmt_pct(pct: float | None) -> str:
+    return NA if pct is None else f"{pct:+.1f}%"
+
+
+def fmt_num(x: float | None, spec: str = ".2f") -> str:
+    return NA if x is None else format(x, spec)
+
+
+def baseline_label(run: Run) -> str:
+    return run.label(BASELINE)
+
+
+def headline(run: Run) -> str:
+    """What was measured: the workload as far as the run stores it, and where the numbers come from."""
+    parts = [f"{k} {v}" if k == "durability" else str(v) for k, v in run.workload.items()]
+    n, logical = run.info("n_tensors"), run.info("logical_bytes")
+    if n:
+        parts.append(f"{n} tensors")
+    if logical:
+        unit, div = analysis.size_unit([logical])
+        parts.append(f"{logical / div:.2f} {unit} of weights")
+    return " · ".join(parts + [", ".join(Path(s).name for s in run.source.split(" + "))])
+
+
+def comparison_table(run: Run) -> Table:
+    unit, div = analysis.size_unit(analysis.sizes(run).values())
+    ms = ms_format(run)
+    rows = tuple(
+        (
+            m,
+            *(ms(analysis.median(run, g, m)) for g in (SAVE, LOAD_COLD, LOAD_WARM)),
+            fmt_num(None if (b := analysis.disk_bytes(run, m)) is None else b / div),
+            *(fmt_num(analysis.gbps(run, g, m), ".3g") for g in (SAVE, LOAD_COLD)),
+        )
+        for m in run.methods
+    )
+    header = ("method", "save (ms)", "load (ms)", "load-warm (ms)", f"size ({unit})", "save GB/s", "load GB/s")
+    note = f"{LOAD_NOTE}\ntimes: medians of the rounds; size: blocks on disk; GB/s: weight bytes / median time"
+    return Table(f"{len(run.methods)}-Way Comparison Table", header, rows, note)
+
+
+def improvement_table(run: Run) -> Table:
+    title = f"Improvements vs {baseline_label(run)} Baseline"
+    if BASELINE not in run.methods:
+        return Table(title, (), (), f"{NA}: {NO_BASELINE}")
+    rows = tuple(
+        (m, *(fmt_pct(analysis.time_improvement(run, g, m)) for g in (SAVE, LOAD_COLD)))
+        for m in run.methods
+        if m != BASELINE
+    )
+    note = f"improvement = ({BASELINE} - method) / {BASELINE} of the median times; positive = faster than {BASELINE}"
+    return Table(title, ("method", "save improvement", "load improvement"), rows, note)
+
+
+def ranking_table(run: Run, group: str) -> Table:
+    name, ms = GROUP_NAMES[group], ms_format(run)
+    medians = analysis.medians(run, group)
+    rows = tuple(
+        (str(rank), m, ms(medians[m]), "baseline" if m == BASELINE else fmt_pct(analysis.time_improvement(run, group, m)))
+        for rank, m in analysis.ranked(medians)
+    )
+    header = ("rank", "method", f"{name} (ms)", f"vs {BASELINE}")
+    return Table(f"Ranking by {name.title()} Performance (fastest first)", header, rows, left=(1,))
+
+
+def tables(run: Run) -> list[Table]:
+    return [comparison_table(run), improvement_table(run), ranking_table(run, SAVE), ranking_table(run, LOAD_COLD)]
+
+
+def recommendations(run: Run) -> list[str]:
+    """Fastest save, fastest load, smallest on disk and best balance, each with its numbers and the runner-up."""
+    ms = ms_format(run)
+    save, load = analysis.medians(run, SAVE), analysis.medians(run, LOAD_COLD)
+    sizes, scores = analysis.sizes(run), analysis.balance(run)
+    unit, div = analysis.size_unit(sizes.values())
+    return [
+        _pick("Fastest save", save, lambda m: f"{ms(save[m])} ms{_vs(save, m, 'faster', 'slower')}"),
+        _pick("Fastest load", load, lambda m: f"{ms(load[m])} ms{_vs(load, m, 'faster', 'slower')}"),
+        _pick(
+            "Smallest on disk", sizes, lambda m: f"{sizes[m] / div:.2f} {unit}{_vs(sizes, m, 'smaller', 'larger')}",
+            missing=NO_SIZES,
+        ),
+        _pick(
+            "Best save+load balance (geometric mean of save and load time, each relative to the fastest)", scores,
+            lambda m: f"save {ms(save[m])} ms, load {ms(load[m])} ms: {scores[m]:.2f}x",
+            missing="no method has both save and load",
+        ),
+    ]
+
+
+def _vs(values: dict[str, float], method: str, better: str, worse: str) -> str:
+    pct = analysis.improvement(values.get(BASELINE), values[method])
+    if pct is None or method == BASELINE:
+        return ""
+    return f", {abs(pct):.1f}% {better if pct >= 0 else worse} than {BASELINE}"
+
+
+def _pick(title: str, values: dict[str, float], describe, missing: str = "") -> str:
+    """The best (smallest) method of `values` and the runner-up, described with their numbers."""
+    order = [m for _, m in analysis.ranked(values)]
+    if not order:
+        return f"{title}: {NA} ({missing})"
+    text = f"{title}: {order[0]} ({describe(order[0])})"
+    return text + (f"; runner-up {order[1]} ({describe(order[1])})" if len(order) > 1 else "")
+
+
+def report_text(run: Run) -> str:
+    recs = "\n".join(["Recommendations", *(f"- {r}" for r in recommendations(run))])
+    return "\n\n".join([f"ckpt-bench run: {headline(run)}", *(t.text() for t in tables(run)), recs]) + "\n"
+
+
+def report_markdown(run: Run) -> str:
+    parts = [f"# Checkpoint comparison\n\n{headline(run)}\n", *(t.markdown() for t in tables(run))]
+    parts.append("\n".join(["## Recommendations", "", *(f"- {r}" for r in recommendations(run)), ""]))
+    return "\n".join(parts)

@@ -1,0 +1,46 @@
+"""Runs for the report tests: two real tiny runs (tests/data, trimmed) and the seed's published table as a run."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data"
+TINY = DATA / "tiny_run.json"  # `pytest bench/ --benchmark-only --ckpt-model tiny --benchmark-save-data`
+TINY_NOFSYNC = DATA / "tiny_run_nofsync.json"  # the same with --ckpt-durability none
+SIX = ("pytorch", "tensorstore", "t5x", "ts+concurrency", "ts+chunks", "ts+compression")
+
+# seed/6way_comparison_guide.md, "6-Way Comparison Table": save ms, load ms, size GB (GiB: SPEC §4)
+SEED_TABLE = {
+    "pytorch": (5947.0, 3602.0, 2.73),
+    "tensorstore": (143118.0, 17530.0, 2.58),
+    "t5x": (66450.0, 29355.0, 2.59),
+    "ts+concurrency": (98450.0, 16680.0, 2.58),
+    "ts+chunks": (67890.0, 21450.0, 2.59),
+    "ts+compression": (145670.0, 24890.0, 2.52),
+}
+
+
+def tiny_json(path: Path = TINY) -> dict:
+    return json.loads(path.read_text())
+
+
+def keep(data: dict, predicate) -> dict:
+    """A copy of a run with only the benchmarks for which predicate(entry) holds."""
+    return {**data, "benchmarks": [b for b in data["benchmarks"] if predicate(b)]}
+
+
+def seed_json() -> dict:
+    """The minimal run a hand could build from the seed's table: group, param, stats.median, disk_bytes."""
+    return {
+        "benchmarks": [
+            {"group": group, "param": method, "stats": {"median": ms / 1000}, "extra_info": {"disk_bytes": round(gib * 2**30)}}
+            for method, (save, load, gib) in SEED_TABLE.items()
+            for group, ms in (("save", save), ("load-cold", load))
+        ]
+    }
+
+
+def write(directory: Path, data, name: str = "run.json") -> Path:
+    path = directory / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path

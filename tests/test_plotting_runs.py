@@ -1,0 +1,132 @@
+"""Reading stored runs: what is indexed, what is merged, and one clear error line for every bad input."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from plotting.__main__ import main
+from plotting.runs import LOAD_COLD, LOAD_WARM, SAVE, RunError, load_runs, newest_run, parse_run
+from tests.plotting_data import SIX, TINY, TINY_NOFSYNC, keep, tiny_json, write
+
+
+def test_a_tiny_run_is_indexed_by_group_and_method():
+    run = load_runs([TINY])
+    assert run.methods == SIX
+    save = run.get(SAVE, "pytorch")
+    stored = next(b for b in tiny_json()["benchmarks"] if b["group"] == "save" and b["param"] == "pytorch")
+    assert save.median == stored["stats"]["median"]
+    assert (save.low, save.high, save.spread) == (stored["stats"]["q1"], stored["stats"]["q3"], "interquartile range")
+    assert save.rounds == 3
+    assert all(run.get(g, m) for g in (SAVE, LOAD_COLD, LOAD_WARM) for m in SIX)
+    assert run.label("ts+chunks") == "TS + large chunks"
+    assert run.workload == {"model": "tiny", "dtype": "float32", "device": "cpu", "durability": "fsync"}
+
+
+def test_methods_keep_registry_order_and_unknown_ids_follow_with_their_stored_label():
+    data = tiny_json()
+    extra = [
+        {**b, "param": "ts+zstd", "extra_info": {**b["extra_info"], "method": "ts+zstd", "label": "TS + zstd"}}
+        for b in data["benchmarks"]
+        if b["param"] == "pytorch"
+    ]
+    run = parse_run({**data, "benchmarks": extra + data["benchmarks"][::-1]}, "run")
+    assert run.methods == (*SIX, "ts+zstd")
+    assert run.label("ts+zstd") == "TS + zstd"
+
+
+def test_other_groups_such_as_ceiling_are_ignored():
+    data = tiny_json()
+    ceiling = {"group": "ceiling", "param": "dd", "stats": {"median": 0.001}}
+    assert parse_run({**data, "benchmarks": [*data["benchmarks"], ceiling]}, "run").methods == SIX
+
+
+def test_runs_of_one_workload_merge_into_one_report(tmp_path):
+    saves = write(tmp_path, keep(tiny_json(), lambda b: b["group"] == "save"), "saves.json")
+    loads = write(tmp_path, keep(tiny_json(), lambda b: b["group"] != "save"), "loads.json")
+    merged = load_runs([saves, loads])
+    assert merged.stats == load_runs([TINY]).stats
+    assert merged.source == f"{saves} + {loads}"
+
+
+def test_runs_of_two_workloads_do_not_merge(tmp_path):
+    saves = write(tmp_path, keep(tiny_json(), lambda b: b["group"] == "save"), "fsync.json")
+    loads = write(tmp_path, keep(tiny_json(TINY_NOFSYNC), lambda b: b["group"] != "save"), "none.json")
+    with pytest.raises(RunError, match="mixes runs of durability fsync and none.*--compare"):
+        load_runs([saves, loads])
+
+
+def test_the_same_benchmark_twice_is_an_error():
+    with pytest.raises(RunError, match="load-cold of pytorch is also in .*tiny_run.json; pass each method's run once"):
+        load_runs([TINY, TINY])
+
+
+def test_the_newest_stored_run_is_the_default(tmp_path):
+    (tmp_path / "Linux-CPython-3.11-64bit").mkdir()
+    old = write(tmp_path, tiny_json(), "0002_old.json")
+    new = write(tmp_path / "Linux-CPython-3.11-64bit", tiny_json(), "0001_new.json")
+    os.utime(old, (1, 1))  # newest by time written, whatever the names or machine folders
+    assert newest_run(tmp_path) == new
+    with pytest.raises(RunError, match="no stored runs under .*empty/"):
+        newest_run(tmp_path / "empty")
+
+
+def _corrupt_entry(**changes):
+    data = tiny_json()
+    data["benchmarks"][0] = {**data["benchmarks"][0], **changes}
+    return data
+
+
+BAD_RUNS = {
+    "empty": ("", "the file is empty"),
+    "blank": ("  \n", "the file is empty"),
+    "corrupt": ('{"benchmarks": [', "not valid JSON"),
+    "a list": ("[]", "not a pytest-benchmark run"),
+    "no benchmarks": ({"machine_info": {}}, "not a pytest-benchmark run"),
+    "no save": (keep(tiny_json(), lambda b: b["group"] != "save"), "no 'save' benchmarks .*needs 'save' and 'load-cold'"),
+    "no load-cold": (keep(tiny_json(), lambda b: b["group"] != "load-cold"), "no 'load-cold' benchmarks"),
+    "nothing measured": ({"benchmarks": []}, "no 'save' benchmarks \\(it has: none\\)"),
+    "no median": (_corrupt_entry(stats={"mean": 0.1}), "load-cold of pytorch: no positive stats.median"),
+    "no method": (_corrupt_entry(param=None, extra_info={}), "benchmark #0: no method id"),
+    "entry not an object": ({"benchmarks": [1]}, "benchmark #0 is not a JSON object"),
+}
+
+
+@pytest.mark.parametrize("content, message", BAD_RUNS.values(), ids=BAD_RUNS.keys())
+def test_a_bad_run_is_one_error_line_and_exit_code_2(tmp_path, capsys, content, message):
+    path = write(tmp_path, content)
+    with pytest.raises(RunError, match=message):
+        load_runs([path])
+    assert main([str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: ") and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_run_file_from_the_command_line(tmp_path):
+    missing = tmp_path / "missing.json"
+    result = subprocess.run([sys.executable, "-m", "plotting", str(missing)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr == f"error: {missing}: no such run file; pass a JSON file from .benchmarks/, or run `pytest bench/ --benchmark-only` to store one\n"
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--compare", "a.json"], "expected 2 arguments"),
+        (["x.json", "--compare", "a.json", "b.json"], "either RUN.json files or --compare"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_command_line_mistakes_are_one_error_line(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_an_unwritable_out_directory_is_one_error_line(tmp_path, capsys):
+    blocker = write(tmp_path, "not a directory", "out")
+    assert main([str(TINY), "--out", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write {blocker}") and err.count("\n") == 1
