@@ -17,14 +17,17 @@ def require_round_trip(benchmark, method, expected: dict, actual: dict) -> None:
         pytest.fail(f"{method.id}: {len(bad)} tensors did not round-trip bitwise, first {bad[0]!r}")
 
 
-def record(benchmark, method, model_info: dict, usage: Usage) -> None:
+def method_fields(method) -> dict:
+    return {"method": method.id, "label": method.label, "config": method.config()}
+
+
+def record(benchmark, identity: dict, model_info: dict, usage: Usage, peaks: dict) -> None:
     """Call after benchmark.pedantic: throughput needs the measured median."""
     median = benchmark.stats.stats.median
     benchmark.extra_info.update(
-        method=method.id,
-        label=method.label,
-        config=method.config(),
+        **identity,
         **model_info,
         **asdict(usage),
+        **peaks,
         throughput_gbps=model_info["logical_bytes"] / median / 1e9,
     )

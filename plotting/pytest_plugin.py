@@ -10,7 +10,7 @@ RUN_JSON = pytest.StashKey[dict]()
 
 
 @pytest.hookimpl(optionalhook=True)  # optional: pytest-benchmark may be disabled (-p no:benchmark)
-def pytest_benchmark_update_json(config, benchmarks, output_json):
+def pytest_benchmark_update_json(config, output_json):
     """pytest-benchmark hands every JSON it writes (--benchmark-autosave/-save/-json) here, complete."""
     config.stash[RUN_JSON] = output_json
 

@@ -99,7 +99,9 @@ def _read(path: Path):
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise RunError(f"{path}: not valid JSON ({e.msg}, line {e.lineno}); the run file is corrupt, {RUN_HINT} again") from None
+        raise RunError(
+            f"{path}: not valid JSON ({e.msg}, line {e.lineno}); the run file is corrupt, {RUN_HINT} again"
+        ) from None
 
 
 def _build(files: list[tuple[str, object]]) -> Run:
@@ -107,7 +109,9 @@ def _build(files: list[tuple[str, object]]) -> Run:
     origin: dict[tuple[str, str], str] = {}
     for source, data in files:
         if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
-            raise RunError(f"{source}: not a pytest-benchmark run (no 'benchmarks' list); pass a file from .benchmarks/")
+            raise RunError(
+                f"{source}: not a pytest-benchmark run (no 'benchmarks' list); pass a file from .benchmarks/"
+            )
         for i, entry in enumerate(data["benchmarks"]):
             if not isinstance(entry, dict):
                 raise RunError(f"{source}: benchmark #{i} is not a JSON object; the run file is corrupt")
@@ -117,7 +121,8 @@ def _build(files: list[tuple[str, object]]) -> Run:
             if key in stats:
                 raise RunError(f"{source}: {key[0]} of {key[1]} is also in {origin[key]}; pass each method's run once")
             stats[key], origin[key] = _stat(entry, f"{source}: {key[0]} of {key[1]}"), source
-    run = Run(" + ".join(s for s, _ in files), stats, files[0][1].get("machine_info") or {})
+    machine = files[0][1].get("machine_info")
+    run = Run(" + ".join(s for s, _ in files), stats, machine if isinstance(machine, dict) else {})
     groups = sorted({g for g, _ in stats})
     for group in REQUIRED:
         if not run.has(group):

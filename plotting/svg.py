@@ -102,7 +102,8 @@ def performance_svg(run: Run) -> str:
         ET.SubElement(root, f"{{{SVG}}}text", x=str(width // 2), y=str(y), style=style).text = text
     for i, chart in enumerate(charts(run)):
         svg = ET.fromstring(chart.render(is_unicode=True))
-        svg.attrib.update(x=str(i % 2 * CHART_W), y=str(TITLE_H + i // 2 * CHART_H), width=str(CHART_W), height=str(CHART_H))
+        x, y = i % 2 * CHART_W, TITLE_H + i // 2 * CHART_H
+        svg.attrib.update(x=str(x), y=str(y), width=str(CHART_W), height=str(CHART_H))
         _add_native_tooltips(svg)
         root.append(svg)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)

@@ -112,11 +112,15 @@ def ranking_table(run: Run, group: str) -> Table:
     name, ms = GROUP_NAMES[group], ms_format(run)
     medians = analysis.medians(run, group)
     rows = tuple(
-        (str(rank), m, ms(medians[m]), "baseline" if m == BASELINE else fmt_pct(analysis.time_improvement(run, group, m)))
+        (str(rank), m, ms(medians[m]), _vs_baseline(analysis.time_improvement(run, group, m), m))
         for rank, m in analysis.ranked(medians)
     )
     header = ("rank", "method", f"{name} (ms)", f"vs {BASELINE}")
     return Table(f"Ranking by {name.title()} Performance (fastest first)", header, rows, left=(1,))
+
+
+def _vs_baseline(pct: float | None, method: str) -> str:
+    return "baseline" if method == BASELINE else fmt_pct(pct)
 
 
 def tables(run: Run) -> list[Table]:

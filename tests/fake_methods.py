@@ -14,3 +14,16 @@ def _corrupting_load(root, method, device):
 
 checkpoint.BACKENDS["corrupting"] = SimpleNamespace(save=torch_io.save, load=_corrupting_load)
 REGISTRY["corrupting"] = Method("corrupting", "Corrupts on load", "corrupting")
+
+
+HOG_BYTES = 200 * 2**20
+
+
+def _hog_save(tensors, root, method, durability):
+    buf = bytearray(HOG_BYTES)
+    buf[::4096] = b"\1" * len(range(0, HOG_BYTES, 4096))  # touch every page so that it is resident
+    torch_io.save(tensors, root, method, durability)
+
+
+checkpoint.BACKENDS["hog"] = SimpleNamespace(save=_hog_save, load=torch_io.load)
+REGISTRY["hog"] = Method("hog", "Touches 200 MiB while saving", "hog")

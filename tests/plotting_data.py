@@ -33,7 +33,12 @@ def seed_json() -> dict:
     """The minimal run a hand could build from the seed's table: group, param, stats.median, disk_bytes."""
     return {
         "benchmarks": [
-            {"group": group, "param": method, "stats": {"median": ms / 1000}, "extra_info": {"disk_bytes": round(gib * 2**30)}}
+            {
+                "group": group,
+                "param": method,
+                "stats": {"median": ms / 1000},
+                "extra_info": {"disk_bytes": round(gib * 2**30)},
+            }
             for method, (save, load, gib) in SEED_TABLE.items()
             for group, ms in (("save", save), ("load-cold", load))
         ]

@@ -5,8 +5,9 @@ from bench.methods import DEFAULT_METHODS
 from tests.helpers import load_run, run_bench, stored_runs
 
 GROUPS = ("save", "load-cold", "load-warm")
+CEILING_OPS = ("write", "read-cold", "read-warm")
 EXTRA_FIELDS = {
-    "method", "label", "config", "model", "dtype", "device", "n_tensors", "logical_bytes",
+    "method", "label", "model", "dtype", "device", "n_tensors", "logical_bytes",
     "disk_bytes", "apparent_bytes", "n_files", "durability", "throughput_gbps",
 }
 
@@ -32,8 +33,9 @@ def by_group(run) -> dict:
     return {(b["group"], b["param"]): b for b in run["benchmarks"]}
 
 
-def test_stores_six_methods_times_three_groups(run):
-    assert sorted(by_group(run)) == sorted((g, m) for g in GROUPS for m in DEFAULT_METHODS)
+def test_stores_six_methods_times_three_groups_and_the_ceiling(run):
+    expected = [(g, m) for g in GROUPS for m in DEFAULT_METHODS] + [("ceiling", op) for op in CEILING_OPS]
+    assert sorted(by_group(run)) == sorted(expected)
 
 
 def test_every_benchmark_records_the_spec_fields(run):
@@ -42,14 +44,19 @@ def test_every_benchmark_records_the_spec_fields(run):
         assert EXTRA_FIELDS <= set(e), EXTRA_FIELDS - set(e)
         assert (e["model"], e["dtype"], e["device"], e["durability"]) == ("tiny", "float32", "cpu", "fsync")
         assert e["n_tensors"] == 21 and e["logical_bytes"] == 908_544
-        assert e["method"] == b["param"] and e["config"]["id"] == b["param"]
-        assert b["stats"]["rounds"] >= 3 and len(b["stats"]["data"]) == b["stats"]["rounds"]
+        assert b["stats"]["rounds"] == 3 and len(b["stats"]["data"]) == 3
         assert e["throughput_gbps"] == pytest.approx(e["logical_bytes"] / b["stats"]["median"] / 1e9)
         assert e["disk_bytes"] % 512 == 0 and e["apparent_bytes"] > 0
+        assert e["peak_rss_bytes"] >= 0 and e["peak_cuda_bytes"] is None
+        if b["group"] == "ceiling":
+            assert (e["method"], e["op"]) == ("ceiling", b["param"])
+        else:
+            assert e["method"] == b["param"] and e["config"]["id"] == b["param"] and e["efficiency"] > 0
 
 
 def test_sizes_and_file_counts_make_sense(run):
     save = {m: b["extra_info"] for (g, m), b in by_group(run).items() if g == "save"}
+    assert len(save) == 6
     assert save["pytorch"]["n_files"] == 1
     assert save["tensorstore"]["n_files"] > save["ts+chunks"]["n_files"] > 21  # one .zarray per tensor at least
     assert save["ts+compression"]["disk_bytes"] < save["tensorstore"]["disk_bytes"]  # gzip, same chunks
@@ -84,5 +91,5 @@ def test_a_method_that_does_not_round_trip_fails_and_stores_no_number(tmp_path):
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert "corrupting: 1 tensors did not round-trip bitwise" in proc.stdout
     (path,) = stored_runs(tmp_path / "storage")
-    assert sorted(b["param"] for b in load_run(path)["benchmarks"]) == ["pytorch"] * 3
+    assert sorted(b["param"] for b in load_run(path)["benchmarks"] if b["group"] != "ceiling") == ["pytorch"] * 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["storage"]

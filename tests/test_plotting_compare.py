@@ -16,7 +16,8 @@ def runs():
 
 
 def _median(path, group, method):
-    return next(b["stats"]["median"] for b in json.loads(path.read_text())["benchmarks"] if (b["group"], b["param"]) == (group, method))
+    benchmarks = json.loads(path.read_text())["benchmarks"]
+    return next(b["stats"]["median"] for b in benchmarks if (b["group"], b["param"]) == (group, method))
 
 
 def test_the_table_has_b_over_a_for_every_method_and_operation(runs):

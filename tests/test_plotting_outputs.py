@@ -12,6 +12,7 @@ from plotting.svg import performance_svg
 from tests.plotting_data import SIX, TINY, keep, seed_json, tiny_json
 
 SVG = "{http://www.w3.org/2000/svg}"
+TITLES = ["Save time", "Load time", "Size on disk", "Improvement vs TensorStore baseline"]
 LABELS = ["PyTorch", "TensorStore (baseline)", "T5X", "TS + concurrency", "TS + large chunks", "TS + compression"]
 
 
@@ -27,7 +28,7 @@ def _bar_ends(ax) -> list[float]:
 def test_the_figure_has_the_seeds_four_panels(run):
     fig = performance_figure(run)
     assert len(fig.axes) == 4
-    assert [ax.get_title(loc="left") for ax in fig.axes] == ["Save time", "Load time", "Size on disk", "Improvement vs TensorStore baseline"]
+    assert [ax.get_title(loc="left") for ax in fig.axes] == TITLES
     assert [ax.get_xlabel() for ax in fig.axes] == [
         "median time per save (ms)", "median time per load (ms)", "size on disk (MiB, allocated blocks)",
         "% less time than TensorStore (positive = faster)",
@@ -71,7 +72,7 @@ def test_the_svg_is_valid_xml_with_the_four_charts_and_tooltips(run):
     charts = root.findall(f"{SVG}svg")
     assert len(charts) == 4 and all("pygal-chart" in c.get("class") for c in charts)
     titles = [c.find(f".//{SVG}text[@class='title plot_title']").text for c in charts]
-    assert titles == ["Save time", "Load time", "Size on disk", "Improvement vs TensorStore baseline"]
+    assert titles == TITLES
     bars = [[b.find(f"{SVG}title").text for b in c.iter(f"{SVG}g") if b.get("class") == "bar"] for c in charts]
     assert [len(b) for b in bars] == [6, 12, 6, 10]
     assert "PyTorch: save: median 2.51 ms, interquartile range 2.35 to 3.18 ms, 3 rounds" in bars[0]

@@ -107,7 +107,10 @@ def test_a_missing_run_file_from_the_command_line(tmp_path):
     missing = tmp_path / "missing.json"
     result = subprocess.run([sys.executable, "-m", "plotting", str(missing)], capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr == f"error: {missing}: no such run file; pass a JSON file from .benchmarks/, or run `pytest bench/ --benchmark-only` to store one\n"
+    assert result.stderr == (
+        f"error: {missing}: no such run file; pass a JSON file from .benchmarks/, "
+        "or run `pytest bench/ --benchmark-only` to store one\n"
+    )
     assert result.stdout == ""
 
 

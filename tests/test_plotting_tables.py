@@ -11,7 +11,7 @@ from plotting.tables import (
     report_markdown,
     report_text,
 )
-from tests.plotting_data import SIX, TINY, keep, tiny_json
+from tests.plotting_data import TINY, keep, tiny_json
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +66,12 @@ def test_equal_medians_share_a_rank():
 
 def test_recommendations_come_from_the_data_with_their_numbers(run):
     assert recommendations(run) == [
-        "Fastest save: pytorch (2.51 ms, 93.8% faster than tensorstore); runner-up ts+concurrency (20.50 ms, 49.0% faster than tensorstore)",
-        "Fastest load: pytorch (2.91 ms, 74.2% faster than tensorstore); runner-up t5x (5.66 ms, 49.8% faster than tensorstore)",
-        "Smallest on disk: pytorch (0.88 MiB, 13.2% smaller than tensorstore); runner-up t5x (0.91 MiB, 9.3% smaller than tensorstore)",
+        "Fastest save: pytorch (2.51 ms, 93.8% faster than tensorstore); "
+        "runner-up ts+concurrency (20.50 ms, 49.0% faster than tensorstore)",
+        "Fastest load: pytorch (2.91 ms, 74.2% faster than tensorstore); "
+        "runner-up t5x (5.66 ms, 49.8% faster than tensorstore)",
+        "Smallest on disk: pytorch (0.88 MiB, 13.2% smaller than tensorstore); "
+        "runner-up t5x (0.91 MiB, 9.3% smaller than tensorstore)",
         "Best save+load balance (geometric mean of save and load time, each relative to the fastest): "
         "pytorch (save 2.51 ms, load 2.91 ms: 1.00x); runner-up ts+concurrency (save 20.50 ms, load 5.75 ms: 4.02x)",
     ]
@@ -89,7 +92,8 @@ def test_the_report_holds_every_table_and_the_markdown_too(run):
     for title in ("6-Way Comparison Table", "Improvements vs TensorStore Baseline", "Ranking by Save Performance",
                   "Ranking by Load Performance", "Recommendations"):
         assert title in text and f"## {title}" in markdown
-    assert text.startswith("ckpt-bench run: tiny · float32 · cpu · durability fsync · 21 tensors · 887.25 KiB of weights · tiny_run.json\n")
+    headline = "tiny · float32 · cpu · durability fsync · 21 tensors · 887.25 KiB of weights · tiny_run.json"
+    assert text.startswith(f"ckpt-bench run: {headline}\n")
     assert "| ts+chunks | 39.63 | 11.18 | 7.33 | 0.98 | 0.0229 | 0.0813 |" in markdown
     assert "| 2 | ts+concurrency | 20.50 | +49.0% |" in markdown
     assert "| :--- | ---: | ---: |" in markdown

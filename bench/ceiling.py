@@ -1,0 +1,60 @@
+"""The hardware ceiling: the model's bytes as one contiguous buffer, one sequential write or read."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.disk import fsync_dirs
+
+FILENAME = "ceiling.bin"
+PAIRS = {"save": "write", "load-cold": "read-cold", "load-warm": "read-warm"}  # method group -> ceiling op
+
+
+def image(tensors: dict[str, torch.Tensor]) -> np.ndarray:
+    """Every tensor's bytes back to back on the host: the same total as the checkpoints' logical bytes."""
+    parts = [t.detach().cpu().reshape(-1).view(torch.uint8) for t in tensors.values()]
+    return torch.cat(parts).numpy() if parts else np.empty(0, np.uint8)
+
+
+def touched_buffer(n: int) -> np.ndarray:
+    """A buffer whose pages are already mapped, so that a read into it times the disk, not page faults."""
+    buf = np.empty(n, np.uint8)
+    buf.fill(0)
+    return buf
+
+
+def write(path: Path, data: np.ndarray, durability: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data).cast("B")
+        while view:
+            view = view[os.write(fd, view):]
+        if durability == "fsync":
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    if durability == "fsync":
+        fsync_dirs(path.parent)
+
+
+def read_into(path: Path, buf: np.ndarray) -> int:
+    with open(path, "rb", buffering=0) as f:
+        view, done = memoryview(buf).cast("B"), 0
+        while done < len(view):
+            n = f.readinto(view[done:])
+            if not n:
+                break
+            done += n
+    return done
+
+
+def add_efficiency(run: dict) -> None:
+    """extra_info["efficiency"] = ceiling median / method median, for every method benchmark of a run with the ceiling."""
+    ceiling = {b["param"]: b["stats"]["median"] for b in run["benchmarks"] if b["group"] == "ceiling"}
+    for b in run["benchmarks"]:
+        op = PAIRS.get(b["group"])
+        if op in ceiling:
+            b["extra_info"]["efficiency"] = ceiling[op] / b["stats"]["median"]

@@ -1,0 +1,55 @@
+"""The hardware ceiling (group "ceiling"): the same bytes as one file, one sequential write or read."""
+import pytest
+
+from bench import ceiling, disk
+from bench.record import record
+from bench.timing import measure
+from bench.workspace import Slot
+
+
+@pytest.fixture(scope="module")
+def image(tensors):
+    return ceiling.image(tensors)
+
+
+@pytest.fixture(scope="module")
+def ceiling_slot(workspace):
+    slot = Slot(workspace, "ceiling")
+    yield slot
+    slot.discard()
+
+
+def _write(slot, image, durability):
+    return ceiling.write, lambda: (slot.replace() / ceiling.FILENAME, image, durability)
+
+
+def _read(prepare_each_round, prepare_once):
+    def make(slot, image, durability):
+        if slot.root is None:  # the write benchmark was deselected
+            ceiling.write(slot.replace() / ceiling.FILENAME, image, durability)
+        path, buf = slot.root / ceiling.FILENAME, ceiling.touched_buffer(image.nbytes)
+        prepare_once(slot.root)
+
+        def setup():
+            prepare_each_round(slot.root)
+            return path, buf
+
+        return ceiling.read_into, setup
+
+    return make
+
+
+def _nothing(root):
+    pass
+
+
+OPERATIONS = {"write": _write, "read-cold": _read(disk.evict, _nothing), "read-warm": _read(_nothing, disk.read_all)}
+
+
+@pytest.mark.benchmark(group="ceiling")
+@pytest.mark.parametrize("op", list(OPERATIONS))
+def test_ceiling(benchmark, op, image, ceiling_slot, options, model_info, rounds):
+    target, setup = OPERATIONS[op](ceiling_slot, image, options.durability)
+    _, peaks = measure(benchmark, target, setup, rounds, options.device)
+    identity = {"method": "ceiling", "op": op, "label": f"Disk ceiling ({op})"}
+    record(benchmark, identity, model_info, disk.usage(ceiling_slot.root), peaks)
