@@ -5,10 +5,10 @@ from pathlib import Path
 
 import torch
 
-from bench import tensorstore_io, torch_io
+from bench import dcp_io, safetensors_io, tensorstore_io, torch_io
 from bench.disk import fsync_dirs
 
-BACKENDS = {"torch": torch_io, "tensorstore": tensorstore_io}
+BACKENDS = {"torch": torch_io, "tensorstore": tensorstore_io, "safetensors": safetensors_io, "dcp": dcp_io}
 DURABILITY = ("fsync", "none")
 
 

@@ -7,17 +7,25 @@ from bench.chunks import FixedChunks, TargetChunks
 
 T5X_TARGET_BYTES = 64 * 2**20  # t5x/checkpoints.py _DESIRED_CHUNK_SIZE_BYTES
 T5X_IO_CONCURRENCY = 128  # t5x/checkpoints.py _TS_CONTEXT file_io_concurrency limit
+DCP_THREADS = 2  # one writer thread per core of the machines this suite is sized for
 
 
 @dataclass(frozen=True)
 class Method:
     id: str
     label: str
-    backend: str  # "torch" or "tensorstore": which module saves and loads it
+    backend: str  # the module that saves and loads it: see bench.checkpoint.BACKENDS
+    # TensorStore layout
+    driver: str = "zarr"  # "zarr" (v2): chunks are files; "zarr3": one shard per tensor, chunks are inner chunks
+    kvstore: str = "file"  # "file": a directory per tensor; "ocdbt": one database for all tensors
     chunks: FixedChunks | TargetChunks | None = None
-    concurrent: bool = False  # issue every tensor at once and await them together
-    io_concurrency: int | None = None  # file_io_concurrency limit; None keeps TensorStore's default
-    compressor: str | None = None  # a numcodecs id for zarr v2, e.g. "gzip"
+    compressor: str | None = None  # "gzip" or "zstd"
+    # concurrency
+    in_flight: int | None = 1  # tensors issued at once and awaited together; None: all of them
+    io_concurrency: int | None = None  # TensorStore's file_io_concurrency limit; None: its default
+    # other backends
+    mmap: bool = False  # torch: torch.load(mmap=True), then copied into memory inside the timer
+    threads: int = 1  # dcp: FileSystemWriter's thread_count
 
     def config(self) -> dict:
         """The JSON-able configuration stored with every benchmark."""
@@ -35,14 +43,34 @@ REGISTRY: dict[str, Method] = {
         Method("tensorstore", "TensorStore", "tensorstore", chunks=_CHUNK64),
         Method(
             "t5x", "T5X", "tensorstore", chunks=TargetChunks(target_bytes=T5X_TARGET_BYTES),
-            concurrent=True, io_concurrency=T5X_IO_CONCURRENCY, compressor="gzip",
+            in_flight=None, io_concurrency=T5X_IO_CONCURRENCY, compressor="gzip",
         ),
         Method(
             "ts+concurrency", "TS + concurrency", "tensorstore", chunks=_CHUNK64,
-            concurrent=True, io_concurrency=T5X_IO_CONCURRENCY,
+            in_flight=None, io_concurrency=T5X_IO_CONCURRENCY,
         ),
         Method("ts+chunks", "TS + large chunks", "tensorstore", chunks=TargetChunks(target_elements=262_144)),
         Method("ts+compression", "TS + compression", "tensorstore", chunks=_CHUNK64, compressor="gzip"),
+        # beyond the seed: what people pick today, selected with --ckpt-methods (or 'all')
+        Method("safetensors", "safetensors", "safetensors"),
+        Method("pytorch-mmap", "PyTorch mmap", "torch", mmap=True),
+        Method("dcp", "torch DCP", "dcp", threads=DCP_THREADS),
+        Method(
+            "zarr3-sharded", "zarr3 sharded", "tensorstore", driver="zarr3", chunks=TargetChunks(target_bytes=2**20),
+            in_flight=None, io_concurrency=T5X_IO_CONCURRENCY,
+        ),
+        Method(
+            "ocdbt", "OCDBT", "tensorstore", driver="zarr3", kvstore="ocdbt", chunks=TargetChunks(target_bytes=2**20),
+            in_flight=None, io_concurrency=T5X_IO_CONCURRENCY,
+        ),
+        Method(
+            "ocdbt+zstd", "OCDBT + zstd", "tensorstore", driver="zarr3", kvstore="ocdbt",
+            chunks=TargetChunks(target_bytes=2**20), in_flight=None, io_concurrency=T5X_IO_CONCURRENCY, compressor="zstd",
+        ),
+        Method(
+            "ts+zstd", "TS + zstd (T5X layout)", "tensorstore", chunks=TargetChunks(target_bytes=T5X_TARGET_BYTES),
+            in_flight=None, io_concurrency=T5X_IO_CONCURRENCY, compressor="zstd",
+        ),
     )
 }
 

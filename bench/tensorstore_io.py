@@ -8,7 +8,7 @@ import tensorstore as ts
 import torch
 
 _BF16 = ts.bfloat16.numpy_dtype
-ZARRAY = ".zarray"
+METADATA = {"zarr": ".zarray", "zarr3": "zarr.json"}
 
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:
@@ -24,10 +24,6 @@ def from_numpy(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(a)
 
 
-def _zarr_dtype(a: np.ndarray) -> str:
-    return "bfloat16" if a.dtype == _BF16 else a.dtype.str
-
-
 def context(method, durability: str) -> ts.Context:
     spec: dict = {"file_io_sync": durability == "fsync"}
     if method.io_concurrency:
@@ -35,50 +31,88 @@ def context(method, durability: str) -> ts.Context:
     return ts.Context(spec)
 
 
-def write_spec(path: Path, a: np.ndarray, method) -> dict:
+def kvstore(root: Path, name: str | None, method) -> dict:
+    """Where one tensor lives (name None: the whole OCDBT database)."""
+    if method.kvstore == "ocdbt":
+        database = {"driver": "ocdbt", "base": {"driver": "file", "path": f"{root}/"}}
+        return database if name is None else {**database, "path": f"{name}/"}
+    return {"driver": "file", "path": str(root / name)}
+
+
+def _zarr_metadata(a: np.ndarray, chunks: list[int], compressor: str | None) -> dict:
     return {
-        "driver": "zarr",
-        "kvstore": {"driver": "file", "path": str(path)},
-        "metadata": {
-            "shape": list(a.shape),
-            "chunks": method.chunks.shape_for(a.shape, a.dtype.itemsize),
-            "dtype": _zarr_dtype(a),
-            "compressor": {"id": method.compressor} if method.compressor else None,
-            "fill_value": None,  # no fill value: every chunk is stored, so a missing one means damage
-        },
+        "shape": list(a.shape),
+        "chunks": chunks,
+        "dtype": "bfloat16" if a.dtype == _BF16 else a.dtype.str,
+        "compressor": {"id": compressor} if compressor else None,
+        "fill_value": None,  # no fill value: every chunk is stored, so a missing one means damage
+    }
+
+
+def _zarr3_metadata(a: np.ndarray, chunks: list[int], compressor: str | None) -> dict:
+    inner = [{"name": "bytes", "configuration": {"endian": "little"}}]
+    if compressor:
+        inner.append({"name": compressor})
+    return {
+        "shape": list(a.shape),
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [max(1, d) for d in a.shape]}},
+        "data_type": a.dtype.name,
+        "codecs": [{"name": "sharding_indexed", "configuration": {"chunk_shape": chunks, "codecs": inner}}],
+        "fill_value": 0,
+    }
+
+
+_METADATA_BUILDERS = {"zarr": _zarr_metadata, "zarr3": _zarr3_metadata}
+
+
+def write_spec(root: Path, name: str, a: np.ndarray, method) -> dict:
+    chunks = method.chunks.shape_for(a.shape, a.dtype.itemsize)
+    return {
+        "driver": method.driver,
+        "kvstore": kvstore(root, name, method),
+        "metadata": _METADATA_BUILDERS[method.driver](a, chunks, method.compressor),
+        "store_data_equal_to_fill_value": True,  # zarr3 needs a fill value; chunks equal to it are still written
         "create": True,
     }
 
 
-def read_spec(path: Path) -> dict:
+def read_spec(root: Path, name: str, method) -> dict:
     # Without this a deleted chunk would silently read back as the fill value.
-    return {"driver": "zarr", "kvstore": {"driver": "file", "path": str(path)}, "fill_missing_data_reads": False}
+    return {"driver": method.driver, "kvstore": kvstore(root, name, method), "fill_missing_data_reads": False}
+
+
+def _windows(items: list, in_flight: int | None):
+    """Batches of `in_flight` items (all of them for None): each batch is issued at once, then awaited."""
+    size = in_flight or max(1, len(items))
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def save(tensors: dict[str, torch.Tensor], root: Path, method, durability: str) -> None:
     ctx = context(method, durability)
-    arrays = {name: to_numpy(t.detach().cpu()) for name, t in tensors.items()}
-    if method.concurrent:
-        opens = {name: ts.open(write_spec(root / name, a, method), context=ctx) for name, a in arrays.items()}
-        writes = [opens[name].result().write(a) for name, a in arrays.items()]
+    arrays = [(name, to_numpy(t.detach().cpu())) for name, t in tensors.items()]
+    for batch in _windows(arrays, method.in_flight):
+        opens = [ts.open(write_spec(root, name, a, method), context=ctx) for name, a in batch]
+        writes = [o.result().write(a) for o, (_, a) in zip(opens, batch)]
         for w in writes:
             w.result()
-    else:
-        for name, a in arrays.items():
-            ts.open(write_spec(root / name, a, method), context=ctx).result().write(a).result()
 
 
-def array_names(root: Path) -> list[str]:
-    return sorted(p.name for p in root.iterdir() if (p / ZARRAY).is_file())
+def array_names(root: Path, method) -> list[str]:
+    """The tensors of a checkpoint, from its metadata files."""
+    marker = METADATA[method.driver]
+    if method.kvstore == "ocdbt":
+        keys = ts.KvStore.open(kvstore(root, None, method)).result().list().result()
+        return sorted(k.decode()[: -len(marker) - 1] for k in keys if k.decode().endswith("/" + marker))
+    return sorted(p.name for p in root.iterdir() if (p / marker).is_file())
 
 
 def load(root: Path, method, device: torch.device) -> dict[str, torch.Tensor]:
     ctx = context(method, "none")
-    names = array_names(root)
-    if method.concurrent:
-        opens = [ts.open(read_spec(root / n), context=ctx) for n in names]
+    names = array_names(root, method)
+    out = {}
+    for batch in _windows(names, method.in_flight):
+        opens = [ts.open(read_spec(root, name, method), context=ctx) for name in batch]
         reads = [o.result().read() for o in opens]
-        arrays = [r.result() for r in reads]
-    else:
-        arrays = [ts.open(read_spec(root / n), context=ctx).result().read().result() for n in names]
-    return {n: from_numpy(a).to(device) for n, a in zip(names, arrays)}
+        out.update((name, from_numpy(r.result()).to(device)) for name, r in zip(batch, reads))
+    return out

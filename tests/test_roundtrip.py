@@ -40,7 +40,7 @@ def test_zarr_layout_one_array_per_tensor_with_its_chunks(method_id, workspace):
     tensors = awkward_tensors(torch.float16)
     root = workspace.fresh(method.id)
     checkpoint.save(method, tensors, root, "none")
-    assert tensorstore_io.array_names(root) == sorted(tensors)
+    assert tensorstore_io.array_names(root, method) == sorted(tensors)
     meta = json.loads((root / "prime" / ".zarray").read_text())
     assert meta["chunks"] == method.chunks.shape_for((32003,), 2)
     assert meta["dtype"] == "<f2"
