@@ -3,16 +3,30 @@ from __future__ import annotations
 
 import pytest
 
-from bench import checkpoint
+from bench import checkpoint, sweep
 from bench.record import require_round_trip
 from bench.workspace import Slot
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sweep: the parameter sweep, run only with --ckpt-sweep")
+
+
 def pytest_generate_tests(metafunc):
     if "method" in metafunc.fixturenames:
-        methods = metafunc.config.ckpt_options.methods
-        # module scope: pytest runs save, load-cold, load-warm of one method, then the next method
+        is_sweep = metafunc.definition.get_closest_marker("sweep")
+        methods = sweep.grid() if is_sweep else metafunc.config.ckpt_options.methods
+        # module scope: pytest runs every operation of one method, then the next method
         metafunc.parametrize("method", methods, ids=[m.id for m in methods], scope="module")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--ckpt-sweep"):
+        return
+    sweep_items = [item for item in items if item.get_closest_marker("sweep")]
+    if sweep_items:
+        config.hook.pytest_deselected(items=sweep_items)
+        items[:] = [item for item in items if not item.get_closest_marker("sweep")]
 
 
 @pytest.fixture(scope="session")

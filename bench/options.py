@@ -23,6 +23,7 @@ def add_options(parser) -> None:
     group.addoption("--ckpt-methods", default=None, help=f"comma-separated method ids or 'all' (default: {','.join(registry.DEFAULT_METHODS)})")
     group.addoption("--ckpt-dir", default=None, help="directory on the disk under test; the suite works in a fresh subdirectory of it (default: the system temporary directory)")
     group.addoption("--ckpt-durability", default="fsync", help="fsync (saves end on stable storage) or none (page-cache speed)")
+    group.addoption("--ckpt-sweep", action="store_true", help="also run the TensorStore parameter sweep (bench/test_sweep.py): chunk target x concurrency x codec")
 
 
 @dataclass(frozen=True)

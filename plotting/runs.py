@@ -11,8 +11,12 @@ from bench.methods import REGISTRY
 SAVE, LOAD_COLD, LOAD_WARM = "save", "load-cold", "load-warm"
 GROUPS = (SAVE, LOAD_COLD, LOAD_WARM)
 REQUIRED = (SAVE, LOAD_COLD)
+CEILING = "ceiling"
+# bench/ceiling.py PAIRS, restated: importing it would load torch into every report
+CEILING_OPS = {SAVE: "write", LOAD_COLD: "read-cold", LOAD_WARM: "read-warm"}
 WORKLOAD = ("model", "dtype", "device", "durability")  # benchmarks that differ here measured different things
-SPREADS = (("q1", "q3", "interquartile range"), ("min", "max", "min to max"))  # preferred first
+IQR = "interquartile range"
+SPREADS = (("q1", "q3", IQR), ("min", "max", "min to max"))  # preferred first
 RUN_HINT = "run `pytest bench/ --benchmark-only` to store one"
 
 
@@ -30,6 +34,12 @@ class Stat:
     spread: str | None = None  # what low..high is, e.g. "interquartile range"
     rounds: int | None = None
     info: dict = field(default_factory=dict)
+    data: tuple[float, ...] | None = None  # every round, when the run was stored with --benchmark-save-data
+
+    @property
+    def relative_iqr(self) -> float | None:
+        """IQR / median: how much the rounds disagree, comparable between fast and slow operations."""
+        return (self.high - self.low) / self.median if self.spread == IQR else None
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,7 @@ class Run:
     source: str  # the file name(s), for headers and messages
     stats: dict[tuple[str, str], Stat]  # (group, method id) -> Stat
     machine: dict = field(default_factory=dict)
+    ceiling: dict[str, Stat] = field(default_factory=dict)  # op ("write", "read-cold", "read-warm") -> Stat
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -106,6 +117,7 @@ def _read(path: Path):
 
 def _build(files: list[tuple[str, object]]) -> Run:
     stats: dict[tuple[str, str], Stat] = {}
+    ceiling: dict[str, Stat] = {}
     origin: dict[tuple[str, str], str] = {}
     for source, data in files:
         if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
@@ -115,14 +127,19 @@ def _build(files: list[tuple[str, object]]) -> Run:
         for i, entry in enumerate(data["benchmarks"]):
             if not isinstance(entry, dict):
                 raise RunError(f"{source}: benchmark #{i} is not a JSON object; the run file is corrupt")
-            if entry.get("group") not in GROUPS:
-                continue  # other groups (e.g. 'ceiling') are not part of these reports
-            key = (entry["group"], _method(entry, f"{source}: benchmark #{i}"))
-            if key in stats:
+            group = entry.get("group")
+            if group not in (*GROUPS, CEILING):
+                continue  # other groups are not part of these reports
+            key = (group, _id(entry, "op" if group == CEILING else "method", f"{source}: benchmark #{i}"))
+            if key in origin:
                 raise RunError(f"{source}: {key[0]} of {key[1]} is also in {origin[key]}; pass each method's run once")
-            stats[key], origin[key] = _stat(entry, f"{source}: {key[0]} of {key[1]}"), source
+            stat, origin[key] = _stat(entry, f"{source}: {key[0]} of {key[1]}"), source
+            if group == CEILING:
+                ceiling[key[1]] = stat
+            else:
+                stats[key] = stat
     machine = files[0][1].get("machine_info")
-    run = Run(" + ".join(s for s, _ in files), stats, machine if isinstance(machine, dict) else {})
+    run = Run(" + ".join(s for s, _ in files), stats, machine if isinstance(machine, dict) else {}, ceiling)
     groups = sorted({g for g, _ in stats})
     for group in REQUIRED:
         if not run.has(group):
@@ -131,7 +148,7 @@ def _build(files: list[tuple[str, object]]) -> Run:
                 f"'save' and 'load-cold', so run `pytest bench/ --benchmark-only` without -k or -m filters"
             )
     for key in WORKLOAD:
-        values = sorted({str(v) for s in stats.values() if (v := s.info.get(key)) is not None})
+        values = sorted({str(v) for s in [*stats.values(), *ceiling.values()] if (v := s.info.get(key)) is not None})
         if len(values) > 1:
             raise RunError(
                 f"{run.source}: mixes runs of {key} {' and '.join(values)}; one report shows one workload, "
@@ -140,12 +157,14 @@ def _build(files: list[tuple[str, object]]) -> Run:
     return run
 
 
-def _method(entry: dict, where: str) -> str:
+def _id(entry: dict, key: str, where: str) -> str:
+    """A method benchmark's method id, or a ceiling benchmark's op: extra_info's, else the param."""
     info = entry.get("extra_info") if isinstance(entry.get("extra_info"), dict) else {}
-    method = info.get("method") or entry.get("param")
-    if not isinstance(method, str) or not method:
-        raise RunError(f"{where}: no method id (neither 'param' nor extra_info.method); the run file is corrupt")
-    return method
+    found = info.get(key) or entry.get("param")
+    if not isinstance(found, str) or not found:
+        noun = "op" if key == "op" else "method id"
+        raise RunError(f"{where}: no {noun} (neither 'param' nor extra_info.{key}); the run file is corrupt")
+    return found
 
 
 def _number(x) -> bool:
@@ -163,5 +182,8 @@ def _stat(entry: dict, where: str) -> Stat:
         (None, None, None),
     )
     data = stats.get("data")
-    rounds = stats.get("rounds") if _number(stats.get("rounds")) else len(data) if isinstance(data, list) else None
-    return Stat(stats["median"], low, high, spread, rounds, info)
+    if data is not None and not (isinstance(data, list) and data and all(_number(x) and x >= 0 for x in data)):
+        raise RunError(f"{where}: stats.data is not a list of round times; the run file is corrupt")
+    data = tuple(data) if data else None
+    rounds = stats.get("rounds") if _number(stats.get("rounds")) else len(data) if data else None
+    return Stat(stats["median"], low, high, spread, rounds, info, data)
