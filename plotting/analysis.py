@@ -4,9 +4,11 @@ from __future__ import annotations
 import math
 
 from bench.methods import BASELINE
-from plotting.runs import LOAD_COLD, SAVE, Run
+from plotting.runs import LOAD_COLD, SAVE, Run, Stat
 
 SIZE_UNITS = (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10), ("B", 1))
+NOISY = 0.20  # IQR / median above which a median is flagged: the rounds disagree by more than a fifth
+PEAKS = (("peak_rss_bytes", "RSS"), ("peak_cuda_bytes", "CUDA"))  # extra_info key, column name
 
 
 def median(run: Run, group: str, method: str) -> float | None:
@@ -29,10 +31,32 @@ def disk_bytes(run: Run, method: str) -> int | None:
     return run.info("disk_bytes", method)
 
 
-def gbps(run: Run, group: str, method: str) -> float | None:
-    """Logical bytes per median second, in GB/s (SPEC §5 throughput_gbps)."""
-    logical, seconds = run.info("logical_bytes", method), median(run, group, method)
-    return logical / seconds / 1e9 if logical and seconds else None
+def gbps(stat: Stat | None) -> float | None:
+    """Logical bytes per median second, in GB/s (SPEC §5 throughput_gbps), of a method or ceiling benchmark."""
+    logical = stat.info.get("logical_bytes") if stat else None
+    return logical / stat.median / 1e9 if logical else None
+
+
+def efficiency(run: Run, group: str, method: str) -> float | None:
+    """Ceiling median / method median as the benchmark stored it: 1.0 = as fast as the disk allows."""
+    stat = run.get(group, method)
+    return stat.info.get("efficiency") if stat else None
+
+
+def peak(run: Run, group: str, method: str, key: str) -> int | None:
+    """A peak-memory field (PEAKS) of one benchmark, in bytes; None where not measured (CUDA on a CPU run)."""
+    stat = run.get(group, method)
+    return stat.info.get(key) if stat else None
+
+
+def peak_keys(run: Run) -> list[tuple[str, str]]:
+    """The PEAKS that some benchmark of the run measured."""
+    return [(k, name) for k, name in PEAKS if any(s.info.get(k) is not None for s in run.stats.values())]
+
+
+def noisy(stat: Stat | None) -> bool:
+    spread = stat.relative_iqr if stat else None
+    return spread is not None and spread > NOISY
 
 
 def ranked(values: dict[str, float]) -> list[tuple[int, str]]:

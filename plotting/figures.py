@@ -1,4 +1,5 @@
-"""The seed's 4-panel figure with matplotlib: save time, load time, size on disk, improvement vs the baseline."""
+"""The seed's four panels with matplotlib (save time, load time, size on disk, improvement vs the baseline),
+then efficiency vs the disk ceiling and peak memory."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,10 +10,15 @@ from matplotlib.ticker import StrMethodFormatter
 
 from bench.methods import BASELINE
 from plotting import analysis
-from plotting.runs import LOAD_COLD, LOAD_WARM, SAVE, Run
-from plotting.tables import NA, NO_BASELINE, NO_SIZES, baseline_label, fmt_pct, headline, ms_format
+from plotting.runs import GROUPS, LOAD_COLD, LOAD_WARM, SAVE, Run
+from plotting.tables import (
+    EFFICIENCY_NOTE, FLAG, NA, NO_BASELINE, NO_CEILING, NO_PEAKS, NO_SIZES, baseline_label, ceiling_line,
+    fmt_efficiency, fmt_pct, headline, ms_format,
+)
 
 COLORS = {SAVE: "#4C72B0", LOAD_COLD: "#DD8452", LOAD_WARM: "#F3BE94", "size": "#55A868"}
+CUDA_COLORS = {SAVE: "#8172B3", LOAD_COLD: "#C44E52", LOAD_WARM: "#E6A0A2"}  # beside COLORS' RSS bars
+SERIES_NAMES = {SAVE: "save", LOAD_COLD: "load (cold)", LOAD_WARM: "load (warm)"}
 TEXT_SIZE = 8
 DPI = 150
 STYLE = {"axes.titlelocation": "left", "axes.titleweight": "bold", "axes.spines.top": False, "axes.spines.right": False}
@@ -62,7 +68,7 @@ def _time_series(run: Run, group: str, name: str) -> Series:
         name,
         COLORS[group],
         [s.median * 1000 if s else None for s in stats],
-        [ms(s.median if s else None) for s in stats],
+        [ms(s.median if s else None) + (f" {FLAG}" if analysis.noisy(s) else "") for s in stats],
         [(s.low * 1000, s.high * 1000) if s and s.spread else None for s in stats],
     )
 
@@ -79,13 +85,15 @@ def _message(ax, text: str) -> None:
 
 def performance_figure(run: Run) -> Figure:
     with rc_context(STYLE):  # read when each axes and title is made
-        fig = Figure(figsize=(15, 9.5), layout="constrained")
-        ax_save, ax_load, ax_size, ax_imp = fig.subplots(2, 2).flat
+        fig = Figure(figsize=(15, 14), layout="constrained")
+        ax_save, ax_load, ax_size, ax_imp, ax_eff, ax_mem = fig.subplots(3, 2).flat
         labels = method_labels(run)
         _save_panel(ax_save, run, labels)
         _load_panel(ax_load, run, labels)
         _size_panel(ax_size, run, labels)
         _improvement_panel(ax_imp, run)
+        _efficiency_panel(ax_eff, run, labels)
+        _memory_panel(ax_mem, run, labels)
         fig.suptitle(f"Checkpoint save and load: {len(run.methods)} methods\n{headline(run)}", fontsize=13)
         fig.supxlabel(_footnote(run), fontsize=TEXT_SIZE, color="#555555")
     return fig
@@ -134,7 +142,42 @@ def _improvement_panel(ax, run: Run) -> None:
     _legend(ax)
 
 
+def _efficiency_panel(ax, run: Run, labels: list[str]) -> None:
+    ax.set_title("Efficiency vs the disk ceiling")
+    if not run.ceiling:
+        return _message(ax, f"{NA}: {NO_CEILING}")
+    series = []
+    for group in (g for g in GROUPS if run.has(g)):
+        values = [analysis.efficiency(run, group, m) for m in run.methods]
+        pcts = [None if v is None else v * 100 for v in values]
+        series.append(Series(SERIES_NAMES[group], COLORS[group], pcts, [fmt_efficiency(v) for v in values]))
+    barh(ax, labels, series)
+    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:g}%"))
+    ceiling = ceiling_line(run).replace(": ", ":\n", 1)  # the times on a line of their own: the panel is narrow
+    ax.set_xlabel(f"{EFFICIENCY_NOTE}\n{ceiling}", fontsize=TEXT_SIZE + 1)
+    _legend(ax)
+
+
+def _memory_panel(ax, run: Run, labels: list[str]) -> None:
+    ax.set_title("Peak memory per operation")
+    keys = analysis.peak_keys(run)
+    if not keys:
+        return _message(ax, f"{NA}: {NO_PEAKS}")
+    cells = [(key, name, group) for key, name in keys for group in GROUPS if run.has(group)]
+    peaks = {(k, g): [analysis.peak(run, g, m, k) for m in run.methods] for k, _, g in cells}
+    unit, div = analysis.size_unit(v for values in peaks.values() for v in values if v)
+    series = []
+    for key, name, group in cells:
+        values = [None if b is None else b / div for b in peaks[key, group]]
+        color = (CUDA_COLORS if name == "CUDA" else COLORS)[group]
+        series.append(Series(f"{SERIES_NAMES[group]} {name}", color, values, [NA if v is None else f"{v:.2f}" for v in values]))
+    barh(ax, labels, series)
+    ax.set_xlabel(f"peak above the level before the operation ({unit}), one untimed round")
+    _legend(ax)
+
+
 def _footnote(run: Run) -> str:
     spreads = sorted({s.spread for s in run.stats.values() if s.spread})
     whiskers = f"; whiskers: {' or '.join(spreads)} of the rounds" if spreads else ""
-    return f"bars: medians of the rounds{whiskers}; load-cold: page cache evicted before every round"
+    flag = f"; {FLAG}: the rounds' IQR is over {analysis.NOISY:.0%} of their median"
+    return f"bars: medians of the rounds{whiskers}{flag}; load-cold: page cache evicted before every round"

@@ -1,4 +1,4 @@
-"""The same four charts as one interactive SVG (pygal): hover a bar for its numbers."""
+"""The figure's six charts as one interactive SVG (pygal): hover a bar for its numbers."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -8,9 +8,12 @@ from pygal.style import DefaultStyle
 
 from bench.methods import BASELINE
 from plotting import analysis
-from plotting.figures import COLORS, method_labels
-from plotting.runs import LOAD_COLD, LOAD_WARM, SAVE, Run
-from plotting.tables import NA, NO_BASELINE, NO_SIZES, baseline_label, fmt_pct, headline, ms_format
+from plotting.figures import COLORS, CUDA_COLORS, SERIES_NAMES, method_labels
+from plotting.runs import GROUPS, LOAD_COLD, LOAD_WARM, SAVE, Run
+from plotting.tables import (
+    EFFICIENCY_NOTE, FLAG, NA, NO_BASELINE, NO_CEILING, NO_PEAKS, NO_SIZES, baseline_label, ceiling_line,
+    fmt_efficiency, fmt_pct, headline, ms_format,
+)
 
 SVG, XLINK = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
 ET.register_namespace("", SVG)  # write <svg>, not <ns0:svg>
@@ -42,7 +45,9 @@ def _times(run: Run, group: str) -> tuple[str, str, list]:
             continue
         spread = f", {stat.spread} {ms(stat.low)} to {ms(stat.high)} ms" if stat.spread else ""
         rounds = f", {stat.rounds} rounds" if stat.rounds else ""
-        values.append({"value": stat.median * 1000, "label": f"{group}: median {ms(stat.median)} ms{spread}{rounds}"})
+        flag = f" {FLAG} IQR {stat.relative_iqr:.0%} of the median" if analysis.noisy(stat) else ""
+        label = f"{group}: median {ms(stat.median)} ms{spread}{rounds}{flag}"
+        values.append({"value": stat.median * 1000, "label": label})
     return group, COLORS[group], values
 
 
@@ -71,13 +76,39 @@ def _improvement_chart(run: Run) -> pygal.HorizontalBar:
                   [run.label(m) for m in others], series, fmt_pct, no_data=f"{NA}: {NO_BASELINE}")
 
 
+def _efficiency_chart(run: Run) -> pygal.HorizontalBar:
+    series = []
+    for group in (g for g in GROUPS if run.has(g) and run.ceiling):
+        effs = [analysis.efficiency(run, group, m) for m in run.methods]
+        values = [None if e is None else {"value": e * 100, "label": f"{group}: {fmt_efficiency(e)}"} for e in effs]
+        series.append((SERIES_NAMES[group], COLORS[group], values))
+    title = "Efficiency vs the disk ceiling" + (f"\n{ceiling_line(run)}" if run.ceiling else "")
+    return _chart(title, EFFICIENCY_NOTE, method_labels(run), series, lambda v: f"{v:.1f}%",
+                  no_data=f"{NA}: {NO_CEILING}")
+
+
+def _memory_chart(run: Run) -> pygal.HorizontalBar:
+    cells = [(k, name, g) for k, name in analysis.peak_keys(run) for g in GROUPS if run.has(g)]
+    peaks = {(k, g): [analysis.peak(run, g, m, k) for m in run.methods] for k, _, g in cells}
+    unit, div = analysis.size_unit(v for values in peaks.values() for v in values if v)
+    series = [
+        (f"{SERIES_NAMES[g]} {name}", (CUDA_COLORS if name == "CUDA" else COLORS)[g],
+         [None if b is None else {"value": b / div, "label": f"{g} {name}: {b:,} bytes"} for b in peaks[k, g]])
+        for k, name, g in cells
+    ]
+    return _chart("Peak memory per operation", f"peak above the level before the operation ({unit})",
+                  method_labels(run), series, lambda v: f"{v:.2f} {unit}", no_data=f"{NA}: {NO_PEAKS}")
+
+
 def charts(run: Run) -> list[pygal.HorizontalBar]:
-    """Save time, load time, size on disk, improvement vs the baseline: the figure's four panels."""
+    """The figure's panels: save time, load time, size on disk, improvement vs the baseline, efficiency, memory."""
     return [
         _time_chart(run, "Save time", "median time per save (ms)", (SAVE,)),
         _time_chart(run, "Load time", "median time per load (ms)", (LOAD_COLD, LOAD_WARM)),
         _size_chart(run),
         _improvement_chart(run),
+        _efficiency_chart(run),
+        _memory_chart(run),
     ]
 
 
@@ -92,15 +123,16 @@ def _add_native_tooltips(chart: ET.Element) -> None:
 
 
 def performance_svg(run: Run) -> str:
-    """The four charts in a 2x2 grid under a two-line heading, as one SVG document."""
-    width, height = 2 * CHART_W, 2 * CHART_H + TITLE_H
+    """The charts two per row under a two-line heading, as one SVG document."""
+    all_charts = charts(run)
+    width, height = 2 * CHART_W, (len(all_charts) + 1) // 2 * CHART_H + TITLE_H
     root = ET.Element(f"{{{SVG}}}svg", width=str(width), height=str(height), viewBox=f"0 0 {width} {height}")
     heading = (f"Checkpoint save and load: {len(run.methods)} methods", headline(run))
     ET.SubElement(root, f"{{{SVG}}}title").text = " · ".join(heading)
     for text, y, size in zip(heading, (30, 56), (20, 13)):
         style = f"font: {size}px sans-serif; text-anchor: middle"
         ET.SubElement(root, f"{{{SVG}}}text", x=str(width // 2), y=str(y), style=style).text = text
-    for i, chart in enumerate(charts(run)):
+    for i, chart in enumerate(all_charts):
         svg = ET.fromstring(chart.render(is_unicode=True))
         x, y = i % 2 * CHART_W, TITLE_H + i // 2 * CHART_H
         svg.attrib.update(x=str(x), y=str(y), width=str(CHART_W), height=str(CHART_H))

@@ -6,13 +6,23 @@ from pathlib import Path
 
 from bench.methods import BASELINE
 from plotting import analysis
-from plotting.runs import LOAD_COLD, LOAD_WARM, SAVE, Run
+from plotting.runs import CEILING_OPS, GROUPS, LOAD_COLD, LOAD_WARM, SAVE, Run, Stat
 
 NA = "n/a"
 GROUP_NAMES = {SAVE: "save", LOAD_COLD: "load", LOAD_WARM: "load-warm"}  # the seed calls load-cold "load"
 LOAD_NOTE = "load = load-cold: page cache evicted before every round; load-warm: checkpoint already in the page cache"
 NO_BASELINE = f"improvements need the '{BASELINE}' baseline in the run; include it in --ckpt-methods"
 NO_SIZES = "the run stores no disk_bytes"
+NO_CEILING = "the run has no 'ceiling' group; run `pytest bench/ --benchmark-only` without -k to measure the disk"
+NO_PEAKS = "the run stores no peak_rss_bytes"
+CEILING_WHAT = "the same bytes, one file, one sequential write or read"
+EFFICIENCY_NOTE = "efficiency = ceiling median / method median; 100% = as fast as the disk allows"
+PEAK_NOTE = "peak memory above the level before the operation (RSS: resident; CUDA: allocated), in one untimed round"
+FLAG = "!"
+SPREAD_LEGEND = (
+    f"{FLAG} = the rounds' IQR is over {analysis.NOISY:.0%} of their median: that median is uncertain; "
+    "rerun on a quieter machine or with a higher --benchmark-min-rounds"
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,25 @@ def fmt_num(x: float | None, spec: str = ".2f") -> str:
     return NA if x is None else format(x, spec)
 
 
+def fmt_efficiency(ratio: float | None) -> str:
+    return NA if ratio is None else f"{ratio * 100:.1f}%"
+
+
+def fmt_spread(stat: Stat | None) -> str:
+    """IQR / median in %, the flag in front so that the numbers still align right."""
+    spread = stat.relative_iqr if stat else None
+    if spread is None:
+        return NA
+    return (f"{FLAG} " if analysis.noisy(stat) else "") + f"{spread * 100:.1f}%"
+
+
+def ceiling_line(run: Run) -> str:
+    """The disk's own median time and GB/s for each ceiling operation the run measured, in one line."""
+    ops = [(op, stat) for op in CEILING_OPS.values() if (stat := run.ceiling.get(op))]
+    parts = [f"{op} {stat.median * 1000:.3g} ms = {fmt_num(analysis.gbps(stat), '.3g')} GB/s" for op, stat in ops]
+    return f"disk ceiling ({CEILING_WHAT}): {' · '.join(parts)}"
+
+
 def baseline_label(run: Run) -> str:
     return run.label(BASELINE)
 
@@ -86,7 +115,7 @@ def comparison_table(run: Run) -> Table:
             m,
             *(ms(analysis.median(run, g, m)) for g in (SAVE, LOAD_COLD, LOAD_WARM)),
             fmt_num(None if (b := analysis.disk_bytes(run, m)) is None else b / div),
-            *(fmt_num(analysis.gbps(run, g, m), ".3g") for g in (SAVE, LOAD_COLD)),
+            *(fmt_num(analysis.gbps(run.get(g, m)), ".3g") for g in (SAVE, LOAD_COLD)),
         )
         for m in run.methods
     )
@@ -123,8 +152,39 @@ def _vs_baseline(pct: float | None, method: str) -> str:
     return "baseline" if method == BASELINE else fmt_pct(pct)
 
 
+def efficiency_table(run: Run) -> Table:
+    title = "Efficiency vs the Disk Ceiling"
+    if not run.ceiling:
+        return Table(title, (), (), f"{NA}: {NO_CEILING}")
+    rows = tuple((m, *(fmt_efficiency(analysis.efficiency(run, g, m)) for g in GROUPS)) for m in run.methods)
+    return Table(title, ("method", *GROUP_NAMES.values()), rows, f"{ceiling_line(run)}\n{EFFICIENCY_NOTE}")
+
+
+def memory_table(run: Run) -> Table:
+    title = "Peak Memory per Operation"
+    keys = analysis.peak_keys(run)
+    if not keys:
+        return Table(title, (), (), f"{NA}: {NO_PEAKS}")
+    cells = [(k, g) for k, _ in keys for g in GROUPS]
+    unit, div = analysis.size_unit(v for m in run.methods for k, g in cells if (v := analysis.peak(run, g, m, k)))
+    rows = tuple(
+        (m, *(fmt_num(None if (b := analysis.peak(run, g, m, k)) is None else b / div) for k, g in cells))
+        for m in run.methods
+    )
+    header = ("method", *(f"{GROUP_NAMES[g]} {name} ({unit})" for _, name in keys for g in GROUPS))
+    return Table(title, header, rows, PEAK_NOTE)
+
+
+def spread_table(run: Run) -> Table:
+    rows = tuple((m, *(fmt_spread(run.get(g, m)) for g in GROUPS)) for m in run.methods)
+    return Table("Spread of the Rounds (IQR / median)", ("method", *GROUP_NAMES.values()), rows, SPREAD_LEGEND)
+
+
 def tables(run: Run) -> list[Table]:
-    return [comparison_table(run), improvement_table(run), ranking_table(run, SAVE), ranking_table(run, LOAD_COLD)]
+    return [
+        comparison_table(run), improvement_table(run), ranking_table(run, SAVE), ranking_table(run, LOAD_COLD),
+        efficiency_table(run), memory_table(run), spread_table(run),
+    ]
 
 
 def recommendations(run: Run) -> list[str]:

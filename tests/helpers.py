@@ -8,9 +8,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run_bench(*args: str, storage: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_bench(*args: str, storage: Path, timeout: int = 300, target: Path = REPO / "bench") -> subprocess.CompletedProcess:
     """pytest bench/ from the storage's parent: pytest-benchmark's compare needs its storage under the cwd."""
-    cmd = [sys.executable, "-m", "pytest", str(REPO / "bench"), "--rootdir", str(REPO), "-c", str(REPO / "pytest.ini"),
+    cmd = [sys.executable, "-m", "pytest", str(target), "--rootdir", str(REPO), "-c", str(REPO / "pytest.ini"),
            "--benchmark-only", "-p", "no:cacheprovider", f"--benchmark-storage=file://{storage}", *args]
     env = {**os.environ, "PYTHONPATH": str(REPO)}  # so that `-p tests.fake_methods` imports
     return subprocess.run(cmd, cwd=storage.parent, env=env, capture_output=True, text=True, timeout=timeout)
