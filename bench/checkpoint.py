@@ -1,6 +1,7 @@
 """Save, load and verify a checkpoint with any registered method."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -19,8 +20,33 @@ def save(method, tensors: dict[str, torch.Tensor], root: Path, durability: str =
         fsync_dirs(root)
 
 
+class CheckpointError(Exception):
+    """A checkpoint that does not load: one line naming the method, the checkpoint and the reason."""
+
+
+_TENSORSTORE_SPEC = re.compile(r" \[(tensorstore_spec|source locations)=.*$")  # TensorStore appends its whole spec
+_WEIGHTS_ONLY = re.compile(r"WeightsUnpickler error: (.*?)(\. Please|$)", re.M)  # torch's reason comes last
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as one readable line: its type and the line of its message that says what went wrong."""
+    text = str(e).strip()
+    if refused := _WEIGHTS_ONLY.search(text):
+        line = f"torch.load(weights_only=True) refused it: {refused[1]}"
+    elif "Traceback (most recent call last)" in text:  # DCP's message is its workers' traceback: the cause is last
+        line = text.splitlines()[-1]
+    else:
+        line = text.split("\n", 1)[0]
+    return f"{type(e).__name__}: {_TENSORSTORE_SPEC.sub('', line)}"
+
+
 def load(method, root: Path, device: torch.device) -> dict[str, torch.Tensor]:
-    tensors = BACKENDS[method.backend].load(root, method, device)
+    try:
+        tensors = BACKENDS[method.backend].load(root, method, device)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # whatever the backend's library raises; DCP's CheckpointException is a BaseException
+        raise CheckpointError(f"{method.id}: cannot load the checkpoint at {root} ({one_line(e)})") from e
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return tensors

@@ -4,7 +4,9 @@ from __future__ import annotations
 import ctypes
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
+from math import ceil, prod
 from pathlib import Path
 
 
@@ -78,8 +80,58 @@ def usage(root: Path) -> Usage:
     return Usage(len(stats), sum(s.st_size for s in stats), sum(s.st_blocks * 512 for s in stats))
 
 
+def probe_writable(path: Path) -> None:
+    """Raise OSError unless a directory can be made (and is removed again) in `path`: os.access says yes to root
+    even on a read-only file system."""
+    os.rmdir(tempfile.mkdtemp(prefix=".ckpt-bench-probe-", dir=path))
+
+
 def free_bytes(path: Path) -> int:
     return shutil.disk_usage(path).free
+
+
+def block_bytes(path: Path) -> int:
+    """The file system's allocation unit: every file takes a whole number of these."""
+    return os.statvfs(path).f_frsize
+
+
+DIRENT_BYTES = 64  # a chunk file's entry in its directory: ext4 needs 8 bytes plus the name, rounded to 4
+TENSOR_BLOCKS = 5  # a metadata file (.zarray, zarr.json), up to three directories (zarr3: <name>/c/0/), a shard index
+SPACE_SLACK = 64 * 2**20  # headroom for the file system's own metadata and whatever else writes to the disk meanwhile
+
+
+def _round_up(n: int, block: int) -> int:
+    return -(-n // block) * block
+
+
+def checkpoint_bound(method, tensors: dict, block: int) -> int:
+    """The most a method's checkpoint of `tensors` takes on disk: every chunk padded to its full shape (zarr v2
+    stores edge chunks whole) in a file of its own rounded up to the block, its directory entry, and per tensor a few
+    blocks of metadata and directories. Packed layouts (one file, shards, OCDBT) take less. A codec is taken not to
+    grow the data: weights compress (their exponent bits repeat), and random bytes would grow by a few per chunk."""
+    total = block  # the checkpoint's own directory
+    for t in tensors.values():
+        shape, itemsize = tuple(t.shape), t.element_size()
+        chunk = method.chunks.shape_for(shape, itemsize) if method.chunks else [max(1, d) for d in shape]
+        chunk_bytes = prod(chunk) * itemsize
+        n_chunks = prod(ceil(d / c) for d, c in zip(shape, chunk))
+        total += n_chunks * (_round_up(chunk_bytes, block) + DIRENT_BYTES) + TENSOR_BLOCKS * block
+    return total
+
+
+def space_needed(methods, tensors: dict, block: int) -> tuple[int, str]:
+    """Free bytes a run needs, and what takes the most. One checkpoint is on disk at a time: a save round discards
+    the previous round's before it writes (Slot.replace), each method's slot goes before the next method starts, and
+    the ceiling file's slot goes at the end of its module."""
+    logical = sum(t.numel() * t.element_size() for t in tensors.values())
+    sizes = {"the ceiling file": _round_up(logical, block) + block}
+    sizes.update((f"{m.id}'s checkpoint", checkpoint_bound(m, tensors, block)) for m in methods)
+    largest = max(sizes, key=sizes.get)
+    return sizes[largest] + SPACE_SLACK, largest
+
+
+def human_bytes(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
 
 
 def filesystem_of(path: Path) -> dict:

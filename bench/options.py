@@ -1,16 +1,16 @@
 """The suite's command-line options (SPEC §4), parsed and checked once per session."""
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from bench import disk
 from bench import methods as registry
 from bench.checkpoint import DURABILITY
-from bench.models import DTYPES, PRESETS, ModelError, check_model_dir
+from bench.models import DTYPES, PRESETS, check_model_dir
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -52,7 +52,7 @@ class Options:
             model=model,
             dtype=dtype,
             device=_device(get("--ckpt-device")),
-            methods=tuple(registry.select(get("--ckpt-methods"))),
+            methods=_methods(get("--ckpt-methods")),
             ckpt_dir=_ckpt_dir(get("--ckpt-dir")),
             durability=durability,
         )
@@ -68,14 +68,26 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _methods(value: str | None) -> tuple:
+    """The selected methods; an option given with no id, or with one id twice, is a slip rather than a choice."""
+    if value is not None:
+        ids = [s.strip() for s in value.split(",") if s.strip()]
+        if not ids:
+            raise ValueError(f"--ckpt-methods {value!r} names no method; give comma-separated ids or 'all', or leave it out for the defaults")
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"--ckpt-methods names {', '.join(repeated)} more than once; name each method once")
+    return tuple(registry.select(value))
+
+
 def _ckpt_dir(value: str | None) -> Path:
     path = Path(value) if value else Path(tempfile.gettempdir())
     if not path.exists():
         raise ValueError(f"--ckpt-dir {path}: does not exist; create it or point to an existing directory")
     if not path.is_dir():
         raise ValueError(f"--ckpt-dir {path}: is a file, not a directory")
-    try:  # a real probe: os.access says yes to root even on a read-only file system
-        os.rmdir(tempfile.mkdtemp(prefix=".ckpt-bench-probe-", dir=path))
+    try:
+        disk.probe_writable(path)
     except OSError as e:
         raise ValueError(f"--ckpt-dir {path}: cannot create a directory in it ({e.strerror}); choose a writable directory") from None
     return path.resolve()

@@ -88,14 +88,38 @@ def _windows(items: list, in_flight: int | None):
         yield items[start : start + size]
 
 
+class _InFlight(list):
+    """The futures a save has issued. TensorStore's threads go on writing after a KeyboardInterrupt (cancel() does
+    not stop them, and they re-create deleted directories), so an interrupted save returns only once they are done."""
+
+    def __call__(self, future):
+        self.append(future)
+        return future
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            return
+        for future in self:
+            while True:
+                try:
+                    future.exception()  # waits; the save's own error is the one that propagates
+                    break
+                except KeyboardInterrupt:
+                    continue  # a second Ctrl-C: the writes still have to end before anyone cleans up
+
+
 def save(tensors: dict[str, torch.Tensor], root: Path, method, durability: str) -> None:
     ctx = context(method, durability)
     arrays = [(name, to_numpy(t.detach().cpu())) for name, t in tensors.items()]
-    for batch in _windows(arrays, method.in_flight):
-        opens = [ts.open(write_spec(root, name, a, method), context=ctx) for name, a in batch]
-        writes = [o.result().write(a) for o, (_, a) in zip(opens, batch)]
-        for w in writes:
-            w.result()
+    with _InFlight() as track:
+        for batch in _windows(arrays, method.in_flight):
+            opens = [track(ts.open(write_spec(root, name, a, method), context=ctx)) for name, a in batch]
+            writes = [track(o.result().write(a)) for o, (_, a) in zip(opens, batch)]
+            for w in writes:
+                w.result()
 
 
 def array_names(root: Path, method) -> list[str]:

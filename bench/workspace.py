@@ -33,13 +33,16 @@ class Workspace:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def raise_on_sigterm() -> None:
-    """Turn SIGTERM into KeyboardInterrupt so that pytest tears down and the workspace goes, as on Ctrl-C."""
+def raise_on_termination() -> None:
+    """Turn SIGTERM (kill, a job scheduler) and SIGHUP (a closed terminal) into KeyboardInterrupt, so that pytest tears
+    down and the workspace goes, as on Ctrl-C; a signal set to be ignored (nohup) stays ignored."""
 
     def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
+        raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    signal.signal(signal.SIGTERM, handler)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) == signal.SIG_DFL:
+            signal.signal(signum, handler)
 
 
 class Slot:

@@ -1,4 +1,5 @@
-"""`python -m plotting`: the tables, the 4-panel figure, the interactive SVG and comparison.md from stored runs."""
+"""`python -m plotting`: the tables, the figure, the interactive SVG and comparison.md from stored runs;
+`python -m plotting gate BASELINE.json CURRENT.json`: the regression gate for CI."""
 from __future__ import annotations
 
 import argparse
@@ -7,21 +8,25 @@ from pathlib import Path
 
 from plotting.compare import check_comparable, compare_figure, compare_text
 from plotting.figures import DPI, performance_figure
-from plotting.runs import RunError, load_runs, newest_run
+from plotting.gate import ALPHA, AUTO, MAX_SLOWDOWN, NORMALIZE, gate, summary, verdict_table
+from plotting import sweep
+from plotting.runs import RunError, load_runs, newest_run, read_json
 from plotting.svg import performance_svg
 from plotting.tables import report_markdown, report_text
 
 PNG, SVG_FILE = "6way_performance_comparison.png", "6way_performance_comparison.svg"
 MARKDOWN, COMPARE_PNG = "comparison.md", "compare.png"
+GATE, SWEEP = "gate", "sweep"  # first arguments, not subparsers: `python -m plotting RUN.json` must keep working
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, instead of argparse's usage block
-        raise RunError(f"{message} (see python -m plotting --help)")
+        raise RunError(f"{message} (see {self.prog} --help)")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m plotting", description=__doc__)
+    p = _Parser(prog="python -m plotting", description=__doc__,
+                epilog=f"python -m plotting {GATE} --help: the regression gate's options")
     p.add_argument("runs", nargs="*", type=Path, metavar="RUN.json",
                    help="stored run file(s) of one workload, merged into one report "
                         "(default: the newest under --storage)")
@@ -34,12 +39,55 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def _percent(text: str) -> float:
     try:
-        args = parser().parse_args(argv)
-        if args.compare and args.runs:
-            raise RunError("give either RUN.json files or --compare A.json B.json, not both")
-        written = _compare(args) if args.compare else _report(args)
+        value = float(text.removesuffix("%")) / 100
+    except ValueError:
+        value = -1
+    if not 0 < value < 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage above 0, e.g. 25%")
+    return value
+
+
+def _alpha(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a significance level between 0 and 1, e.g. 0.05")
+    return value
+
+
+def gate_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=f"python -m plotting {GATE}", description=(
+        "Fail (exit 1) when a method and operation of CURRENT is slower than in BASELINE by more than "
+        "--max-slowdown after normalising, in the median and in the stored rounds (a one-sided Mann-Whitney U "
+        "test against the baseline's rounds times 1 + the threshold, p <= --alpha). "
+        "Exit 0: nothing regressed; exit 2: unusable input."))
+    p.add_argument("baseline", type=Path, metavar="BASELINE.json", help="the run of the main branch")
+    p.add_argument("current", type=Path, metavar="CURRENT.json", help="the run of the change under test")
+    p.add_argument("--max-slowdown", type=_percent, default=MAX_SLOWDOWN, metavar="PCT",
+                   help=f"tolerated slowdown of the normalised median, e.g. 25%% (default {MAX_SLOWDOWN * 100:g}%%)")
+    p.add_argument("--normalize", choices=NORMALIZE, default=AUTO,
+                   help="divide every round by the same run's median of: the disk ceiling of the same operation, "
+                        "the pytorch method's same operation (then pytorch itself is not gated), or nothing; "
+                        "auto (default): ceiling when both runs have it, else pytorch")
+    p.add_argument("--alpha", type=_alpha, default=ALPHA,
+                   help=f"significance level of the rank test (default {ALPHA:g})")
+    p.add_argument("--all", action="store_true", help="print every comparison, not only the regressions")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if argv[:1] == [GATE]:
+            return _gate(gate_parser().parse_args(argv[1:]))
+        if argv[:1] == [SWEEP]:
+            written = _sweep(sweep_parser().parse_args(argv[1:]))
+        else:
+            written = _report_or_compare(parser().parse_args(argv))
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -52,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _report_or_compare(args) -> list[Path]:
+    if args.compare and args.runs:
+        raise RunError("give either RUN.json files or --compare A.json B.json, not both")
+    return _compare(args) if args.compare else _report(args)
+
+
 def _report(args) -> list[Path]:
     run = load_runs(args.runs or [newest_run(args.storage)])
     args.out.mkdir(parents=True, exist_ok=True)
@@ -60,6 +114,35 @@ def _report(args) -> list[Path]:
     (svg := args.out / SVG_FILE).write_text(performance_svg(run), encoding="utf-8")
     (md := args.out / MARKDOWN).write_text(report_markdown(run), encoding="utf-8")
     return [png, svg, md]
+
+
+def sweep_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=f"python -m plotting {SWEEP}",
+                description="Heatmaps of a parameter sweep (save, load-cold, size) and the best configuration per operation.")
+    p.add_argument("run", nargs="?", type=Path, metavar="RUN.json",
+                   help="a run of `pytest bench/test_sweep.py --benchmark-only --ckpt-sweep` (default: the newest)")
+    p.add_argument("--out", type=Path, default=Path("out"), help="directory for sweep_heatmaps.png (default: out)")
+    p.add_argument("--storage", type=Path, default=Path(".benchmarks"), help="pytest-benchmark storage (default: .benchmarks)")
+    return p
+
+
+def _sweep(args) -> list[Path]:
+    path = args.run or newest_run(args.storage)
+    points = sweep.points(read_json(path))
+    if not points:
+        raise RunError(f"{path}: no sweep benchmarks; run `pytest bench/test_sweep.py --benchmark-only --ckpt-sweep`")
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(sweep.best_text(points))
+    sweep.write_heatmaps(points, png := args.out / sweep.PNG)
+    return [png]
+
+
+def _gate(args) -> int:
+    verdict = gate(load_runs([args.baseline]), load_runs([args.current]), args.max_slowdown, args.normalize, args.alpha)
+    if args.all or verdict.regressions:
+        print(verdict_table(verdict, everything=args.all).text(), end="\n\n")
+    print(summary(verdict))
+    return 1 if verdict.regressions else 0
 
 
 def _compare(args) -> list[Path]:

@@ -170,7 +170,8 @@ def _memory_panel(ax, run: Run, labels: list[str]) -> None:
     for key, name, group in cells:
         values = [None if b is None else b / div for b in peaks[key, group]]
         color = (CUDA_COLORS if name == "CUDA" else COLORS)[group]
-        series.append(Series(f"{SERIES_NAMES[group]} {name}", color, values, [NA if v is None else f"{v:.2f}" for v in values]))
+        texts = [NA if v is None else f"{v:.2f}" for v in values]
+        series.append(Series(f"{SERIES_NAMES[group]} {name}", color, values, texts))
     barh(ax, labels, series)
     ax.set_xlabel(f"peak above the level before the operation ({unit}), one untimed round")
     _legend(ax)

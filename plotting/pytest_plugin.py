@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from plotting import sweep
 from plotting.runs import RunError, parse_run
 from plotting.tables import report_text
 
@@ -21,7 +22,11 @@ def pytest_terminal_summary(terminalreporter, config):
     if output is None:
         return  # no benchmark stored: e.g. `pytest tests/`, or --benchmark-disable
     terminalreporter.write_sep("=", "ckpt-bench comparison")
+    swept = sweep.points(output)
     try:
         terminalreporter.write(report_text(parse_run(output, source="this run")))
     except RunError as e:
-        terminalreporter.write_line(f"no comparison tables: {e}")
+        if not swept:  # a sweep-only run has its own summary below
+            terminalreporter.write_line(f"no comparison tables: {e}")
+    if swept:
+        terminalreporter.write_line(sweep.best_text(swept))

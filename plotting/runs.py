@@ -90,7 +90,7 @@ def newest_run(storage: Path) -> Path:
 
 def load_runs(paths: list[Path]) -> Run:
     """One report's run from one or more files (e.g. methods run separately); they must measure one workload."""
-    return _build([(str(p), _read(p)) for p in paths])
+    return _build([(str(p), read_json(p)) for p in paths])
 
 
 def parse_run(data, source: str) -> Run:
@@ -98,7 +98,7 @@ def parse_run(data, source: str) -> Run:
     return _build([(source, data)])
 
 
-def _read(path: Path):
+def read_json(path: Path):
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -132,6 +132,7 @@ def _build(files: list[tuple[str, object]]) -> Run:
                 continue  # other groups are not part of these reports
             key = (group, _id(entry, "op" if group == CEILING else "method", f"{source}: benchmark #{i}"))
             if key in origin:
+                _check_one_workload([*stats.values(), *ceiling.values(), _stat(entry, source)], source)
                 raise RunError(f"{source}: {key[0]} of {key[1]} is also in {origin[key]}; pass each method's run once")
             stat, origin[key] = _stat(entry, f"{source}: {key[0]} of {key[1]}"), source
             if group == CEILING:
@@ -147,14 +148,18 @@ def _build(files: list[tuple[str, object]]) -> Run:
                 f"{run.source}: no '{group}' benchmarks (it has: {', '.join(groups) or 'none'}); the report needs "
                 f"'save' and 'load-cold', so run `pytest bench/ --benchmark-only` without -k or -m filters"
             )
+    _check_one_workload([*stats.values(), *ceiling.values()], run.source)
+    return run
+
+
+def _check_one_workload(stats: list[Stat], source: str) -> None:
     for key in WORKLOAD:
-        values = sorted({str(v) for s in [*stats.values(), *ceiling.values()] if (v := s.info.get(key)) is not None})
+        values = sorted({str(v) for s in stats if (v := s.info.get(key)) is not None})
         if len(values) > 1:
             raise RunError(
-                f"{run.source}: mixes runs of {key} {' and '.join(values)}; one report shows one workload, "
+                f"{source}: mixes runs of {key} {' and '.join(values)}; one report shows one workload, "
                 f"use `python -m plotting --compare A.json B.json` to set two side by side"
             )
-    return run
 
 
 def _id(entry: dict, key: str, where: str) -> str:

@@ -89,7 +89,7 @@ def heatmap_figure(pts: list[Point]):
             image = ax.imshow(grid, cmap="viridis_r", aspect="auto", norm=matplotlib.colors.LogNorm(vmin, vmax))
             for (i, j), v in np.ndenumerate(grid):
                 if not np.isnan(v):
-                    ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=7,
+                    ax.text(j, i, f"{v:.0f}" if v >= 100 else f"{v:.3g}", ha="center", va="center", fontsize=7,
                             color="white" if v > math.sqrt(vmin * vmax) else "black")
             ax.set_xticks(range(len(flights)), [_flight_label(f) for f in flights])
             ax.set_yticks(range(len(targets)), [_size_label(t) for t in targets])

@@ -40,7 +40,7 @@ class Table:
 
             def line(cells):
                 aligned = (c.ljust(w) if i in self.left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-                return "  ".join(aligned)
+                return "  ".join(aligned).rstrip()  # a left-aligned last column leaves no trailing spaces
 
             lines += [line(self.header), "-" * (sum(widths) + 2 * (len(widths) - 1)), *map(line, self.rows)]
         return "\n".join(lines + ([self.note] if self.note else []))
@@ -177,6 +177,8 @@ def memory_table(run: Run) -> Table:
 
 def spread_table(run: Run) -> Table:
     rows = tuple((m, *(fmt_spread(run.get(g, m)) for g in GROUPS)) for m in run.methods)
+    if run.ceiling:  # the ceiling's write / read-cold / read-warm under save / load / load-warm
+        rows += (("disk ceiling", *(fmt_spread(run.ceiling.get(CEILING_OPS[g])) for g in GROUPS)),)
     return Table("Spread of the Rounds (IQR / median)", ("method", *GROUP_NAMES.values()), rows, SPREAD_LEGEND)
 
 

@@ -17,7 +17,8 @@ def test_a_tiny_run_is_indexed_by_group_and_method():
     stored = next(b for b in tiny_json()["benchmarks"] if b["group"] == "save" and b["param"] == "pytorch")
     assert save.median == stored["stats"]["median"]
     assert (save.low, save.high, save.spread) == (stored["stats"]["q1"], stored["stats"]["q3"], "interquartile range")
-    assert save.rounds == 3
+    assert save.rounds == 3 and save.data == tuple(stored["stats"]["data"])
+    assert save.relative_iqr == pytest.approx(stored["stats"]["iqr"] / stored["stats"]["median"])
     assert all(run.get(g, m) for g in (SAVE, LOAD_COLD, LOAD_WARM) for m in SIX)
     assert run.label("ts+chunks") == "TS + large chunks"
     assert run.workload == {"model": "tiny", "dtype": "float32", "device": "cpu", "durability": "fsync"}
@@ -35,10 +36,15 @@ def test_methods_keep_registry_order_and_unknown_ids_follow_with_their_stored_la
     assert run.label("ts+zstd") == "TS + zstd"
 
 
-def test_other_groups_such_as_ceiling_are_ignored():
+def test_the_ceiling_is_kept_apart_from_the_methods_and_other_groups_are_ignored():
     data = tiny_json()
-    ceiling = {"group": "ceiling", "param": "dd", "stats": {"median": 0.001}}
-    assert parse_run({**data, "benchmarks": [*data["benchmarks"], ceiling]}, "run").methods == SIX
+    other = {"group": "sweep", "param": "x", "stats": {"median": 0.001}}
+    run = parse_run({**data, "benchmarks": [*data["benchmarks"], other]}, "run")
+    assert run.methods == SIX
+    stored = {b["param"]: b["stats"]["median"] for b in data["benchmarks"] if b["group"] == "ceiling"}
+    assert {op: s.median for op, s in run.ceiling.items()} == stored
+    assert list(stored) == ["write", "read-cold", "read-warm"]
+    assert run.ceiling["write"].info["method"] == "ceiling"
 
 
 def test_runs_of_one_workload_merge_into_one_report(tmp_path):
@@ -57,8 +63,17 @@ def test_runs_of_two_workloads_do_not_merge(tmp_path):
 
 
 def test_the_same_benchmark_twice_is_an_error():
-    with pytest.raises(RunError, match="load-cold of pytorch is also in .*tiny_run.json; pass each method's run once"):
+    with pytest.raises(RunError, match="ceiling of write is also in .*tiny_run.json; pass each method's run once"):
         load_runs([TINY, TINY])
+
+
+def test_two_whole_runs_of_different_models_name_the_models_not_a_duplicate(tmp_path, capsys):
+    other = tiny_json()
+    for b in other["benchmarks"]:
+        b["extra_info"]["model"] = "small"
+    assert main([str(TINY), str(write(tmp_path, other, "small.json"))]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ") and "mixes runs of model small and tiny" in line
 
 
 def test_the_newest_stored_run_is_the_default(tmp_path):
@@ -71,9 +86,12 @@ def test_the_newest_stored_run_is_the_default(tmp_path):
         newest_run(tmp_path / "empty")
 
 
-def _corrupt_entry(**changes):
+FIRST_METHOD = 3  # tiny_run.json's benchmarks: the three ceiling operations, then save of pytorch
+
+
+def _corrupt_entry(index=FIRST_METHOD, **changes):
     data = tiny_json()
-    data["benchmarks"][0] = {**data["benchmarks"][0], **changes}
+    data["benchmarks"][index] = {**data["benchmarks"][index], **changes}
     return data
 
 
@@ -86,8 +104,10 @@ BAD_RUNS = {
     "no save": (keep(tiny_json(), lambda b: b["group"] != "save"), "no 'save' benchmarks .*needs 'save' and 'load-cold'"),
     "no load-cold": (keep(tiny_json(), lambda b: b["group"] != "load-cold"), "no 'load-cold' benchmarks"),
     "nothing measured": ({"benchmarks": []}, "no 'save' benchmarks \\(it has: none\\)"),
-    "no median": (_corrupt_entry(stats={"mean": 0.1}), "load-cold of pytorch: no positive stats.median"),
-    "no method": (_corrupt_entry(param=None, extra_info={}), "benchmark #0: no method id"),
+    "no median": (_corrupt_entry(stats={"mean": 0.1}), "save of pytorch: no positive stats.median"),
+    "no method": (_corrupt_entry(param=None, extra_info={}), "benchmark #3: no method id"),
+    "no ceiling op": (_corrupt_entry(0, param=None, extra_info={}), "benchmark #0: no op"),
+    "bad rounds": (_corrupt_entry(stats={"median": 0.1, "data": ["fast"]}), "save of pytorch: stats.data is not a list"),
     "entry not an object": ({"benchmarks": [1]}, "benchmark #0 is not a JSON object"),
 }
 

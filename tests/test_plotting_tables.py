@@ -24,12 +24,12 @@ def test_comparison_table_shows_the_medians_sizes_and_throughputs(run):
     assert table.title == "6-Way Comparison Table"
     assert table.header == ("method", "save (ms)", "load (ms)", "load-warm (ms)", "size (MiB)", "save GB/s", "load GB/s")
     assert table.rows == (
-        ("pytorch", "2.51", "2.91", "2.09", "0.88", "0.362", "0.312"),
-        ("tensorstore", "40.19", "11.26", "6.61", "1.01", "0.0226", "0.0807"),
-        ("t5x", "24.90", "5.66", "4.10", "0.91", "0.0365", "0.161"),
-        ("ts+concurrency", "20.50", "5.75", "2.77", "1.01", "0.0443", "0.158"),
-        ("ts+chunks", "39.63", "11.18", "7.33", "0.98", "0.0229", "0.0813"),
-        ("ts+compression", "49.90", "14.21", "10.09", "0.98", "0.0182", "0.064"),
+        ("pytorch", "4.86", "7.13", "2.62", "0.88", "0.187", "0.127"),
+        ("tensorstore", "104.25", "19.48", "4.35", "1.01", "0.00872", "0.0466"),
+        ("t5x", "70.87", "11.30", "7.21", "0.91", "0.0128", "0.0804"),
+        ("ts+concurrency", "58.21", "6.95", "6.09", "1.01", "0.0156", "0.131"),
+        ("ts+chunks", "159.91", "9.58", "4.35", "0.98", "0.00568", "0.0948"),
+        ("ts+compression", "172.89", "21.47", "32.09", "0.98", "0.00525", "0.0423"),
     )
 
 
@@ -37,26 +37,26 @@ def test_improvements_are_relative_to_the_tensorstore_medians(run):
     table = improvement_table(run)
     assert table.title == "Improvements vs TensorStore Baseline"
     assert table.rows == (
-        ("pytorch", "+93.8%", "+74.2%"),
-        ("t5x", "+38.1%", "+49.8%"),
-        ("ts+concurrency", "+49.0%", "+49.0%"),
-        ("ts+chunks", "+1.4%", "+0.8%"),
-        ("ts+compression", "-24.2%", "-26.1%"),
+        ("pytorch", "+95.3%", "+63.4%"),
+        ("t5x", "+32.0%", "+42.0%"),
+        ("ts+concurrency", "+44.2%", "+64.3%"),
+        ("ts+chunks", "-53.4%", "+50.8%"),
+        ("ts+compression", "-65.8%", "-10.2%"),
     )
-    assert analysis.time_improvement(run, SAVE, "ts+chunks") == pytest.approx((40.1901 - 39.6289) / 40.1901 * 100, abs=1e-3)
+    assert analysis.time_improvement(run, SAVE, "ts+chunks") == pytest.approx((104.2488 - 159.9121) / 104.2488 * 100, abs=1e-3)
 
 
 def test_rankings_order_the_methods_by_median(run):
     assert ranking_table(run, SAVE).rows == (
-        ("1", "pytorch", "2.51", "+93.8%"),
-        ("2", "ts+concurrency", "20.50", "+49.0%"),
-        ("3", "t5x", "24.90", "+38.1%"),
-        ("4", "ts+chunks", "39.63", "+1.4%"),
-        ("5", "tensorstore", "40.19", "baseline"),
-        ("6", "ts+compression", "49.90", "-24.2%"),
+        ("1", "pytorch", "4.86", "+95.3%"),
+        ("2", "ts+concurrency", "58.21", "+44.2%"),
+        ("3", "t5x", "70.87", "+32.0%"),
+        ("4", "tensorstore", "104.25", "baseline"),
+        ("5", "ts+chunks", "159.91", "-53.4%"),
+        ("6", "ts+compression", "172.89", "-65.8%"),
     )
     assert [row[1] for row in ranking_table(run, LOAD_COLD).rows] == [
-        "pytorch", "t5x", "ts+concurrency", "ts+chunks", "tensorstore", "ts+compression"
+        "ts+concurrency", "pytorch", "ts+chunks", "t5x", "tensorstore", "ts+compression"
     ]
 
 
@@ -66,14 +66,14 @@ def test_equal_medians_share_a_rank():
 
 def test_recommendations_come_from_the_data_with_their_numbers(run):
     assert recommendations(run) == [
-        "Fastest save: pytorch (2.51 ms, 93.8% faster than tensorstore); "
-        "runner-up ts+concurrency (20.50 ms, 49.0% faster than tensorstore)",
-        "Fastest load: pytorch (2.91 ms, 74.2% faster than tensorstore); "
-        "runner-up t5x (5.66 ms, 49.8% faster than tensorstore)",
+        "Fastest save: pytorch (4.86 ms, 95.3% faster than tensorstore); "
+        "runner-up ts+concurrency (58.21 ms, 44.2% faster than tensorstore)",
+        "Fastest load: ts+concurrency (6.95 ms, 64.3% faster than tensorstore); "
+        "runner-up pytorch (7.13 ms, 63.4% faster than tensorstore)",
         "Smallest on disk: pytorch (0.88 MiB, 13.2% smaller than tensorstore); "
         "runner-up t5x (0.91 MiB, 9.3% smaller than tensorstore)",
         "Best save+load balance (geometric mean of save and load time, each relative to the fastest): "
-        "pytorch (save 2.51 ms, load 2.91 ms: 1.00x); runner-up ts+concurrency (save 20.50 ms, load 5.75 ms: 4.02x)",
+        "pytorch (save 4.86 ms, load 7.13 ms: 1.01x); runner-up ts+concurrency (save 58.21 ms, load 6.95 ms: 3.46x)",
     ]
 
 
@@ -83,7 +83,7 @@ def test_text_tables_align_like_the_seed(run):
         "Improvements vs TensorStore Baseline",
         "method          save improvement  load improvement",
         "--------------------------------------------------",
-        "pytorch                   +93.8%            +74.2%",
+        "pytorch                   +95.3%            +63.4%",
     ]
 
 
@@ -94,8 +94,8 @@ def test_the_report_holds_every_table_and_the_markdown_too(run):
         assert title in text and f"## {title}" in markdown
     headline = "tiny · float32 · cpu · durability fsync · 21 tensors · 887.25 KiB of weights · tiny_run.json"
     assert text.startswith(f"ckpt-bench run: {headline}\n")
-    assert "| ts+chunks | 39.63 | 11.18 | 7.33 | 0.98 | 0.0229 | 0.0813 |" in markdown
-    assert "| 2 | ts+concurrency | 20.50 | +49.0% |" in markdown
+    assert "| ts+chunks | 159.91 | 9.58 | 4.35 | 0.98 | 0.00568 | 0.0948 |" in markdown
+    assert "| 2 | ts+concurrency | 58.21 | +44.2% |" in markdown
     assert "| :--- | ---: | ---: |" in markdown
 
 
@@ -105,7 +105,7 @@ def test_without_the_baseline_improvements_say_so_and_the_rest_still_shows():
     assert table.rows == () and "improvements need the 'tensorstore' baseline" in table.note
     assert [row[1] for row in ranking_table(run, SAVE).rows] == ["pytorch", "ts+concurrency", "t5x", "ts+chunks", "ts+compression"]
     assert {row[3] for row in ranking_table(run, SAVE).rows} == {"n/a"}
-    assert recommendations(run)[0] == "Fastest save: pytorch (2.51 ms); runner-up ts+concurrency (20.50 ms)"
+    assert recommendations(run)[0] == "Fastest save: pytorch (4.86 ms); runner-up ts+concurrency (58.21 ms)"
     text = report_text(run)
     assert "5-Way Comparison Table" in text and "n/a: improvements need the 'tensorstore' baseline" in text
 

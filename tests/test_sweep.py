@@ -1,4 +1,6 @@
 """The parameter sweep: its grid, a real run of a slice of it, and the heatmaps and best configurations."""
+import json
+
 import pytest
 
 from bench import sweep
@@ -71,3 +73,16 @@ def test_best_configuration_per_operation_and_the_heatmaps():
     heatmaps = [ax for ax in axes if ax.get_images()]
     assert len(heatmaps) == 3 * 2  # save, load-cold, size x two codecs
     assert {t.get_text() for ax in heatmaps for t in ax.texts} >= {"10", "40", "30", "20", "3", "2"}
+
+
+def test_plotting_sweep_draws_a_real_sweep_and_refuses_a_run_without_one(sweep_run, tmp_path, capsys):
+    from plotting.__main__ import main
+
+    run_file = tmp_path / "sweep.json"
+    run_file.write_text(json.dumps(sweep_run))
+    assert main(["sweep", str(run_file), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "Sweep: best configuration per operation" in out and (tmp_path / "out" / report.PNG).stat().st_size > 0
+    assert main(["sweep", str(REPO / "tests" / "data" / "tiny_run.json")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ") and "no sweep benchmarks" in line
