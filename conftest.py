@@ -140,7 +140,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         "ckpt_dir": str(options.ckpt_dir),
         "ckpt_filesystem": disk.filesystem_of(options.ckpt_dir),
         "ckpt_free_bytes": disk.free_bytes(options.ckpt_dir),
-        "eviction": "fsync + posix_fadvise(POSIX_FADV_DONTNEED) on every checkpoint file",
+        "eviction": "syncfs of the checkpoint's file system, then posix_fadvise(POSIX_FADV_DONTNEED) on every file",
     }
 
 
