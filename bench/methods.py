@@ -84,16 +84,20 @@ BASELINE = "tensorstore"
 
 
 def select(spec: str | None) -> list[Method]:
-    """Methods named by a comma-separated list of ids (None or empty: the default six)."""
-    if not spec:
-        ids = list(DEFAULT_METHODS)
-    elif spec.strip() == "all":
-        ids = list(REGISTRY)
-    else:
-        ids = [s.strip() for s in spec.split(",") if s.strip()]
+    """Methods named by a comma-separated list of ids, or 'all' (None: the default six)."""
+    if spec is None:
+        return [REGISTRY[i] for i in DEFAULT_METHODS]
+    if spec.strip() == "all":
+        return list(REGISTRY.values())
+    ids = [s.strip() for s in spec.split(",") if s.strip()]
+    if not ids:  # an option given with no id is a slip rather than a choice
+        raise ValueError(f"--ckpt-methods {spec!r} names no method; give comma-separated ids or 'all', or leave it out for the defaults")
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"--ckpt-methods names {', '.join(repeated)} more than once; name each method once")
     unknown = [i for i in ids if i not in REGISTRY]
     if unknown:
         raise ValueError(
             f"unknown method {', '.join(map(repr, unknown))}; choose from: {', '.join(REGISTRY)} (or 'all')"
         )
-    return [REGISTRY[i] for i in dict.fromkeys(ids)]
+    return [REGISTRY[i] for i in ids]

@@ -52,7 +52,7 @@ class Options:
             model=model,
             dtype=dtype,
             device=_device(get("--ckpt-device")),
-            methods=_methods(get("--ckpt-methods")),
+            methods=tuple(registry.select(get("--ckpt-methods"))),
             ckpt_dir=_ckpt_dir(get("--ckpt-dir")),
             durability=durability,
         )
@@ -66,18 +66,6 @@ def _device(name: str) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(name)
-
-
-def _methods(value: str | None) -> tuple:
-    """The selected methods; an option given with no id, or with one id twice, is a slip rather than a choice."""
-    if value is not None:
-        ids = [s.strip() for s in value.split(",") if s.strip()]
-        if not ids:
-            raise ValueError(f"--ckpt-methods {value!r} names no method; give comma-separated ids or 'all', or leave it out for the defaults")
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
-        if repeated:
-            raise ValueError(f"--ckpt-methods names {', '.join(repeated)} more than once; name each method once")
-    return tuple(registry.select(value))
 
 
 def _ckpt_dir(value: str | None) -> Path:
