@@ -36,14 +36,14 @@ def fsync_dirs(root: Path) -> None:
     fsync_path(root.parent)
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
+libc = ctypes.CDLL(None, use_errno=True)  # syncfs(2) and malloc_trim(3): Python exposes neither
 
 
 def syncfs(path: Path) -> None:
     """Flush the file system that holds `path` (syncfs(2): Python's os has only the global sync)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        if _libc.syncfs(fd) != 0:
+        if libc.syncfs(fd) != 0:
             raise OSError(ctypes.get_errno(), f"syncfs {path}")
     finally:
         os.close(fd)

@@ -1,16 +1,16 @@
 """Peak memory of one operation, from the kernel's high-water mark (and CUDA's allocator) around it."""
 from __future__ import annotations
 
-import ctypes
 import re
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
+from bench.disk import libc
+
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
-_libc = ctypes.CDLL(None)
 
 
 def _status_bytes(field: str) -> int:
@@ -20,7 +20,7 @@ def _status_bytes(field: str) -> int:
 @contextmanager
 def peak_memory(device: torch.device):
     """Yields a dict that holds, on exit, the peaks above the levels at entry (bytes)."""
-    _libc.malloc_trim(0)  # glibc: hand freed heap back, or reusing it would hide part of the peak
+    libc.malloc_trim(0)  # glibc: hand freed heap back, or reusing it would hide part of the peak
     _CLEAR_REFS.write_text("5")  # Linux: reset VmHWM to the current resident size
     rss_before = _status_bytes("VmRSS")
     cuda = device.type == "cuda"

@@ -7,7 +7,7 @@ from bench.chunks import FixedChunks, TargetChunks
 
 T5X_TARGET_BYTES = 64 * 2**20  # t5x/checkpoints.py _DESIRED_CHUNK_SIZE_BYTES
 T5X_IO_CONCURRENCY = 128  # t5x/checkpoints.py _TS_CONTEXT file_io_concurrency limit
-DCP_THREADS = 2  # one writer thread per core of the machines this suite is sized for
+DCP_THREADS = 2  # fixed, not per machine, so that runs compare across machines; one per core here
 
 
 @dataclass(frozen=True)

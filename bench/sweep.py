@@ -11,15 +11,19 @@ IN_FLIGHT = [1, 4, 32, 128, None]  # tensors issued at once; None: all of them
 CODECS = [None, "gzip", "zstd"]
 
 
-def _size(n: int) -> str:
-    return f"{n >> 20}MiB" if n >= 2**20 else f"{n >> 10}KiB"
+def size_label(n: int, sep: str = "") -> str:
+    return f"{n >> 20}{sep}MiB" if n >= 2**20 else f"{n >> 10}{sep}KiB"
+
+
+def flight_label(in_flight: int | None) -> str:
+    return "seq" if in_flight == 1 else "all" if in_flight is None else str(in_flight)
 
 
 def point(target: int, in_flight: int | None, codec: str | None) -> Method:
-    flight = "seq" if in_flight == 1 else "all" if in_flight is None else str(in_flight)
+    flight = flight_label(in_flight)
     return Method(
-        id=f"{_size(target)}-{flight}-{codec or 'raw'}",
-        label=f"{_size(target)} chunks, {flight} in flight, {codec or 'no codec'}",
+        id=f"{size_label(target)}-{flight}-{codec or 'raw'}",
+        label=f"{size_label(target, ' ')} chunks, {flight} in flight, {codec or 'no codec'}",
         backend="tensorstore",
         chunks=TargetChunks(target_bytes=target),
         in_flight=in_flight,

@@ -1,4 +1,6 @@
 """The hardware ceiling (group "ceiling"): the same bytes as one file, one sequential write or read."""
+from functools import partial
+
 import pytest
 
 from bench import ceiling, disk
@@ -23,27 +25,27 @@ def _write(slot, image, durability):
     return ceiling.write, lambda: (slot.replace() / ceiling.FILENAME, image, durability)
 
 
-def _read(prepare_each_round, prepare_once):
-    def make(slot, image, durability):
-        if slot.root is None:  # the write benchmark was deselected
-            ceiling.write(slot.replace() / ceiling.FILENAME, image, durability)
-        path, buf = slot.root / ceiling.FILENAME, ceiling.touched_buffer(image.nbytes)
-        prepare_once(slot.root)
+def _read(slot, image, durability, cold: bool):
+    """The same preparation as bench/operations.py timed_load: evicted before every round, or cached once."""
+    if slot.root is None:  # the write benchmark was deselected
+        ceiling.write(slot.replace() / ceiling.FILENAME, image, durability)
+    path, buf = slot.root / ceiling.FILENAME, ceiling.touched_buffer(image.nbytes)
+    if not cold:
+        disk.read_all(slot.root)
 
-        def setup():
-            prepare_each_round(slot.root)
-            return path, buf
+    def setup():
+        if cold:
+            disk.evict(slot.root)
+        return path, buf
 
-        return ceiling.read_into, setup
-
-    return make
-
-
-def _nothing(root):
-    pass
+    return ceiling.read_into, setup
 
 
-OPERATIONS = {"write": _write, "read-cold": _read(disk.evict, _nothing), "read-warm": _read(_nothing, disk.read_all)}
+OPERATIONS = {
+    "write": _write,
+    "read-cold": partial(_read, cold=True),
+    "read-warm": partial(_read, cold=False),
+}
 
 
 @pytest.mark.benchmark(group="ceiling")

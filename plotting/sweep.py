@@ -10,6 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench.sweep import flight_label, size_label  # noqa: E402
+
 GROUPS = ("sweep-save", "sweep-load-cold")
 METRICS = (("sweep-save", "save (ms)"), ("sweep-load-cold", "load-cold (ms)"), ("size", "size on disk (MiB)"))
 PNG = "sweep_heatmaps.png"
@@ -22,14 +24,6 @@ class Point:
     in_flight: int | None
     codec: str | None
     values: dict  # metric -> number (ms, or MiB for size)
-
-
-def _flight_label(n: int | None) -> str:
-    return "seq" if n == 1 else "all" if n is None else str(n)
-
-
-def _size_label(n: int) -> str:
-    return f"{n >> 20} MiB" if n >= 2**20 else f"{n >> 10} KiB"
 
 
 def points(run: dict) -> list[Point]:
@@ -56,11 +50,11 @@ def best(pts: list[Point]) -> dict[str, Point]:
 def best_text(pts: list[Point]) -> str:
     if not pts:
         return ""
-    lines = ["Sweep: best configuration per operation"]
+    lines, winners = ["Sweep: best configuration per operation"], best(pts)
     for metric, title in METRICS:
-        p = best(pts)[metric]
+        p = winners[metric]
         lines.append(f"- {title}: {p.method} ({p.values[metric]:.1f}; "
-                     f"chunk target {_size_label(p.target_bytes)}, {_flight_label(p.in_flight)} in flight, "
+                     f"chunk target {size_label(p.target_bytes, ' ')}, {flight_label(p.in_flight)} in flight, "
                      f"codec {p.codec or 'none'})")
     return "\n".join(lines)
 
@@ -91,11 +85,10 @@ def heatmap_figure(pts: list[Point]):
                 if not np.isnan(v):
                     ax.text(j, i, f"{v:.0f}" if v >= 100 else f"{v:.3g}", ha="center", va="center", fontsize=7,
                             color="white" if v > math.sqrt(vmin * vmax) else "black")
-            ax.set_xticks(range(len(flights)), [_flight_label(f) for f in flights])
-            ax.set_yticks(range(len(targets)), [_size_label(t) for t in targets])
+            ax.set_xticks(range(len(flights)), [flight_label(f) for f in flights])
+            ax.set_yticks(range(len(targets)), [size_label(t, " ") for t in targets])
             ax.set_title(f"{title}, codec {codec or 'none'}", fontsize=10)
-        for ax in axes[row][:1]:
-            ax.set_ylabel("chunk target")
+        axes[row][0].set_ylabel("chunk target")
         bar = fig.colorbar(image, ax=list(axes[row]), shrink=0.9, label=title)
         bar.ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
         bar.ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
