@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from bench.methods import BASELINE
-from plotting.runs import LOAD_COLD, SAVE, Run, Stat
+from plotting.runs import CEILING_OPS, LOAD_COLD, SAVE, Run, Stat
 
 SIZE_UNITS = (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10), ("B", 1))
 NOISY = 0.20  # IQR / median above which a median is flagged: the rounds disagree by more than a fifth
@@ -38,9 +38,14 @@ def gbps(stat: Stat | None) -> float | None:
 
 
 def efficiency(run: Run, group: str, method: str) -> float | None:
-    """Ceiling median / method median as the benchmark stored it: 1.0 = as fast as the disk allows."""
+    """Ceiling median / method median (1.0 = as fast as the disk allows): as stored, else from the run's ceiling."""
     stat = run.get(group, method)
-    return stat.info.get("efficiency") if stat else None
+    if stat is None:
+        return None
+    if stat.info.get("efficiency") is not None:
+        return stat.info["efficiency"]
+    ceiling = run.ceiling.get(CEILING_OPS.get(group))  # merged files: the ceiling may come from another file
+    return ceiling.median / stat.median if ceiling else None
 
 
 def peak(run: Run, group: str, method: str, key: str) -> int | None:

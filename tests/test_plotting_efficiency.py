@@ -5,7 +5,7 @@ from plotting import analysis
 from plotting.figures import performance_figure
 from plotting.runs import LOAD_COLD, LOAD_WARM, SAVE, load_runs, parse_run
 from plotting.tables import ceiling_line, efficiency_table, memory_table, report_markdown, report_text
-from tests.plotting_data import SIX, TINY, keep, seed_json, tiny_json
+from tests.plotting_data import SIX, TINY, keep, seed_json, tiny_json, write
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +92,17 @@ def test_comparison_md_holds_the_new_tables(run):
     assert "| ts+chunks | 3.8% | 11.7% | 1.8% |" in markdown
     assert "| tensorstore | 2.21 | 0.80 | 0.36 |" in markdown
     assert "disk ceiling (the same bytes, one file, one sequential write or read): write 6.09 ms" in markdown
+
+
+def test_efficiency_comes_from_the_ceiling_in_another_file_when_runs_are_merged(tmp_path):
+    def unstored(data):  # a run stored before efficiency existed, or files split by group
+        for b in data["benchmarks"]:
+            b["extra_info"].pop("efficiency", None)
+        return data
+
+    ceiling = write(tmp_path, unstored(keep(tiny_json(), lambda b: b["group"] == "ceiling")), "ceiling.json")
+    methods = write(tmp_path, unstored(keep(tiny_json(), lambda b: b["group"] != "ceiling")), "methods.json")
+    merged = load_runs([ceiling, methods])
+    expected = _stored("ceiling", "write", "median") / _stored(SAVE, "ts+chunks", "median")
+    assert analysis.efficiency(merged, SAVE, "ts+chunks") == pytest.approx(expected, rel=1e-12)
+    assert analysis.efficiency(load_runs([methods]), SAVE, "ts+chunks") is None
