@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from bench.methods import BASELINE
-from plotting.runs import CEILING_OPS, LOAD_COLD, SAVE, Run, Stat
+from plotting.runs import CEILING_OPS, GROUPS, LOAD_COLD, SAVE, Run, Stat
 
 SIZE_UNITS = (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10), ("B", 1))
 NOISY = 0.20  # IQR / median above which a median is flagged: the rounds disagree by more than a fifth
@@ -57,6 +57,14 @@ def peak(run: Run, group: str, method: str, key: str) -> int | None:
 def peak_keys(run: Run) -> list[tuple[str, str]]:
     """The PEAKS that some benchmark of the run measured."""
     return [(k, name) for k, name in PEAKS if any(s.info.get(k) is not None for s in run.stats.values())]
+
+
+def peak_series(run: Run) -> tuple[str, float, list[tuple[str, str, list[int | None]]]]:
+    """For the figures: (peak name, group, bytes per method) of every measured peak and stored group, in one unit."""
+    cells = [(key, name, g) for key, name in peak_keys(run) for g in GROUPS if run.has(g)]
+    series = [(name, g, [peak(run, g, m, key) for m in run.methods]) for key, name, g in cells]
+    unit, div = size_unit(v for _, _, values in series for v in values if v)
+    return unit, div, series
 
 
 def noisy(stat: Stat | None) -> bool:

@@ -160,15 +160,12 @@ def _efficiency_panel(ax, run: Run, labels: list[str]) -> None:
 
 def _memory_panel(ax, run: Run, labels: list[str]) -> None:
     ax.set_title("Peak memory per operation")
-    keys = analysis.peak_keys(run)
-    if not keys:
+    if not analysis.peak_keys(run):
         return _message(ax, f"{NA}: {NO_PEAKS}")
-    cells = [(key, name, group) for key, name in keys for group in GROUPS if run.has(group)]
-    peaks = {(k, g): [analysis.peak(run, g, m, k) for m in run.methods] for k, _, g in cells}
-    unit, div = analysis.size_unit(v for values in peaks.values() for v in values if v)
+    unit, div, peaks = analysis.peak_series(run)
     series = []
-    for key, name, group in cells:
-        values = [None if b is None else b / div for b in peaks[key, group]]
+    for name, group, peak_bytes in peaks:
+        values = [None if b is None else b / div for b in peak_bytes]
         color = (CUDA_COLORS if name == "CUDA" else COLORS)[group]
         texts = [NA if v is None else f"{v:.2f}" for v in values]
         series.append(Series(f"{SERIES_NAMES[group]} {name}", color, values, texts))

@@ -88,13 +88,11 @@ def _efficiency_chart(run: Run) -> pygal.HorizontalBar:
 
 
 def _memory_chart(run: Run) -> pygal.HorizontalBar:
-    cells = [(k, name, g) for k, name in analysis.peak_keys(run) for g in GROUPS if run.has(g)]
-    peaks = {(k, g): [analysis.peak(run, g, m, k) for m in run.methods] for k, _, g in cells}
-    unit, div = analysis.size_unit(v for values in peaks.values() for v in values if v)
+    unit, div, peaks = analysis.peak_series(run)
     series = [
         (f"{SERIES_NAMES[g]} {name}", (CUDA_COLORS if name == "CUDA" else COLORS)[g],
-         [None if b is None else {"value": b / div, "label": f"{g} {name}: {b:,} bytes"} for b in peaks[k, g]])
-        for k, name, g in cells
+         [None if b is None else {"value": b / div, "label": f"{g} {name}: {b:,} bytes"} for b in values])
+        for name, g, values in peaks
     ]
     return _chart("Peak memory per operation", f"peak above the level before the operation ({unit})",
                   method_labels(run), series, lambda v: f"{v:.2f} {unit}", no_data=f"{NA}: {NO_PEAKS}")
