@@ -8,6 +8,8 @@ import signal
 import tempfile
 from pathlib import Path
 
+from bench.disk import syncfs
+
 PREFIX = "ckpt-bench-"
 
 
@@ -54,9 +56,10 @@ class Slot:
         self.verified = False
 
     def replace(self) -> Path:
-        """Discard the current checkpoint and hand out a fresh empty directory for the next one."""
+        """Discard the current checkpoint and hand out a fresh empty directory for the next one, both already on disk."""
         self.discard()
         self.root = self._workspace.fresh(self._label)
+        syncfs(self.root)  # else the next save's first fsync commits this deletion's journal entries, inside the timer
         return self.root
 
     def discard(self) -> None:

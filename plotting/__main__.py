@@ -1,5 +1,5 @@
 """`python -m plotting`: the tables, the figure, the interactive SVG and comparison.md from stored runs;
-`python -m plotting gate BASELINE.json CURRENT.json`: the regression gate for CI."""
+`python -m plotting gate BASELINE CURRENT`: the regression gate for CI."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +10,7 @@ from plotting.compare import check_comparable, compare_figure, compare_text
 from plotting.figures import DPI, performance_figure
 from plotting.gate import ALPHA, AUTO, MAX_SLOWDOWN, NORMALIZE, gate, summary, verdict_table
 from plotting import sweep
-from plotting.runs import RunError, load_runs, newest_run, read_json
+from plotting.runs import RunError, load_each, load_runs, newest_run, read_json
 from plotting.svg import performance_svg
 from plotting.tables import report_markdown, report_text
 
@@ -63,10 +63,13 @@ def gate_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=f"python -m plotting {GATE}", description=(
         "Fail (exit 1) when a method and operation of CURRENT is slower than in BASELINE by more than "
         "--max-slowdown after normalising, in the median and in the stored rounds (a one-sided Mann-Whitney U "
-        "test against the baseline's rounds times 1 + the threshold, p <= --alpha). "
+        "test against the baseline's rounds times 1 + the threshold, p <= --alpha). With several runs a side, "
+        "the fastest current run is set against the slowest baseline run. "
         "Exit 0: nothing regressed; exit 2: unusable input."))
-    p.add_argument("baseline", type=Path, metavar="BASELINE.json", help="the run of the main branch")
-    p.add_argument("current", type=Path, metavar="CURRENT.json", help="the run of the change under test")
+    p.add_argument("baseline", type=Path, metavar="BASELINE",
+                   help="the main branch's run file, or a directory of its runs (e.g. its --benchmark-storage)")
+    p.add_argument("current", type=Path, metavar="CURRENT",
+                   help="the change's run file, or a directory of its runs")
     p.add_argument("--max-slowdown", type=_percent, default=MAX_SLOWDOWN, metavar="PCT",
                    help=f"tolerated slowdown of the normalised median, e.g. 25%% (default {MAX_SLOWDOWN * 100:g}%%)")
     p.add_argument("--normalize", choices=NORMALIZE, default=AUTO,
@@ -138,7 +141,7 @@ def _sweep(args) -> list[Path]:
 
 
 def _gate(args) -> int:
-    verdict = gate(load_runs([args.baseline]), load_runs([args.current]), args.max_slowdown, args.normalize, args.alpha)
+    verdict = gate(load_each(args.baseline), load_each(args.current), args.max_slowdown, args.normalize, args.alpha)
     if args.all or verdict.regressions:
         print(verdict_table(verdict, everything=args.all).text(), end="\n\n")
     print(summary(verdict))

@@ -1,13 +1,15 @@
 """The regression gate (issue 5): did a method get slower from BASELINE to CURRENT, beyond a noisy machine's drift?
 
 Each run's rounds are divided by a reference measured in the same run (the disk ceiling, or the pytorch
-method), so that a machine that is slower as a whole cancels out. A method and operation then fails only
-when a one-sided Mann-Whitney U test on the normalised rounds finds the current rounds slower than the
-baseline's times (1 + threshold), p <= alpha: a slowdown beyond the threshold AND one the rounds agree on,
-not merely some difference (a slowdown under the threshold, or overlapping rounds, pass).
+method), so that a machine that is slower as a whole cancels out. Each side may be several runs of the same
+code: their spread is the run-to-run noise that one run's rounds cannot show, so the gate sets the fastest
+current run against the slowest baseline run. A method and operation then fails only when that current
+median is beyond the baseline's times (1 + threshold) AND a one-sided Mann-Whitney U test finds the current
+rounds slower than the baseline's rounds times (1 + threshold), p <= alpha (overlapping rounds pass).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from math import comb
 from statistics import median
@@ -29,7 +31,7 @@ SAVE_DATA_HINT = "run the benchmark with --benchmark-save-data (pytest.ini sets 
 
 @dataclass(frozen=True)
 class Comparison:
-    """One method and operation: medians of the normalised rounds, and the rank test's p-value."""
+    """One method and operation: the slowest baseline run against the fastest current run."""
 
     method: str
     group: str
@@ -38,6 +40,8 @@ class Comparison:
     baseline: float  # median round / reference (seconds when not normalised)
     current: float
     p: float  # one-sided: current rounds slower than baseline rounds x (1 + threshold)
+    baseline_source: str
+    current_source: str
 
     @property
     def slowdown(self) -> float:
@@ -50,18 +54,28 @@ class Verdict:
     comparisons: tuple[Comparison, ...]
     max_slowdown: float = MAX_SLOWDOWN
     alpha: float = ALPHA
+    runs: tuple[int, int] = (1, 1)  # baseline runs, current runs
 
     def regressed(self, c: Comparison) -> bool:
-        # p tests current > baseline x (1 + threshold): a significant p also puts the medians beyond the threshold
-        return c.p <= self.alpha
+        return c.slowdown > self.max_slowdown and c.p <= self.alpha
 
     @property
     def regressions(self) -> tuple[Comparison, ...]:
         return tuple(c for c in self.comparisons if self.regressed(c))
 
 
-def check_gateable(base: Run, cur: Run) -> None:
-    """Two runs of one workload and the same benchmarks, each with its rounds stored: else one error line."""
+def check_gateable(runs: Sequence[Run]) -> None:
+    """Runs of one workload and the same benchmarks, each with its rounds stored: else one error line."""
+    base = runs[0]
+    for cur in runs[1:]:
+        _check_pair(base, cur)
+    for run in runs:
+        missing = next((key for key, s in run.stats.items() if s.data is None), None)
+        if missing:
+            raise RunError(f"{run.source}: {missing[0]} of {missing[1]} has no stored rounds; {SAVE_DATA_HINT}")
+
+
+def _check_pair(base: Run, cur: Run) -> None:
     for key in WORKLOAD:
         a, b = base.workload.get(key), cur.workload.get(key)
         if a != b:
@@ -77,28 +91,30 @@ def check_gateable(base: Run, cur: Run) -> None:
             f"{has.source} measured {group} of {method} but {lacks.source} did not; "
             f"gate two runs of the same --ckpt-methods, without -k filters"
         )
-    for run in (base, cur):
-        missing = next((key for key, s in run.stats.items() if s.data is None), None)
-        if missing:
-            raise RunError(f"{run.source}: {missing[0]} of {missing[1]} has no stored rounds; {SAVE_DATA_HINT}")
 
 
-def normalisation(base: Run, cur: Run, requested: str = AUTO) -> str:
-    """The reference to divide by: the ceiling where both runs have it, else pytorch (auto), or as requested."""
-    groups = {g for g, _ in base.stats}
-    lacking = {how: [r.source for r in (base, cur) if not _has(r, how, groups)] for how in (CEILING, REFERENCE)}
+def normalisation(runs: Sequence[Run], requested: str = AUTO) -> str:
+    """The reference to divide by: as requested, or (auto) of those every run has, the steadiest across the runs."""
+    groups = {g for g, _ in runs[0].stats}
+    lacking = {how: [r.source for r in runs if not _has(r, how, groups)] for how in (CEILING, REFERENCE)}
     if requested == AUTO:
-        found = next((how for how in (CEILING, REFERENCE) if not lacking[how]), None)
-        if found is None:
+        found = [how for how in (CEILING, REFERENCE) if not lacking[how]]
+        if not found:
             raise RunError(
-                f"no reference in both runs to normalise by (the 'ceiling' group or the '{REFERENCE}' method); "
+                f"no reference in every run to normalise by (the 'ceiling' group or the '{REFERENCE}' method); "
                 f"run without -k and with {REFERENCE} in --ckpt-methods, or pass --normalize none"
             )
-        return found
+        # a reference stands for the machine: one that moves more than the other between runs adds its own noise
+        return min(found, key=lambda how: drift(runs, how, groups))
     if requested != NONE and lacking[requested]:
         what = "the 'ceiling' group" if requested == CEILING else f"the '{REFERENCE}' method in every operation"
         raise RunError(f"{lacking[requested][0]} lacks {what} for --normalize {requested}; choose another --normalize")
     return requested
+
+
+def drift(runs: Sequence[Run], how: str, groups) -> float:
+    """How far the reference's median moves between the runs: the largest max/min ratio over the operations."""
+    return max(max(refs) / min(refs) for g in groups if (refs := [_reference(r, g, how) for r in runs]))
 
 
 def _has(run: Run, how: str, groups) -> bool:
@@ -118,10 +134,15 @@ def _rounds(run: Run, group: str, method: str, how: str) -> list[float]:
     return [x / ref for x in run.get(group, method).data]
 
 
-def check_power(base: Run, cur: Run, alpha: float) -> None:
+def _pick(choose, runs: Sequence[Run], group: str, method: str, how: str) -> tuple[Run, list[float]]:
+    """The run whose normalised median `choose` (max or min) selects, with its normalised rounds."""
+    return choose(((r, _rounds(r, group, method, how)) for r in runs), key=lambda pair: median(pair[1]))
+
+
+def check_power(bases: Sequence[Run], curs: Sequence[Run], alpha: float) -> None:
     """With too few rounds no p-value can reach alpha, and a gate that cannot fail is no gate."""
-    for key, stat in base.stats.items():
-        n, m = len(stat.data), len(cur.stats[key].data)
+    for key in bases[0].stats:
+        n, m = (min(len(run.stats[key].data) for run in side) for side in (bases, curs))
         if 1 / comb(n + m, n) > alpha:
             needed = next(k for k in range(1, 100) if 1 / comb(2 * k, k) <= alpha)
             raise RunError(
@@ -130,21 +151,22 @@ def check_power(base: Run, cur: Run, alpha: float) -> None:
             )
 
 
-def gate(base: Run, cur: Run, max_slowdown: float = MAX_SLOWDOWN, normalize: str = AUTO,
+def gate(bases: Sequence[Run], curs: Sequence[Run], max_slowdown: float = MAX_SLOWDOWN, normalize: str = AUTO,
          alpha: float = ALPHA) -> Verdict:
-    check_gateable(base, cur)
-    check_power(base, cur, alpha)
-    how = normalisation(base, cur, normalize)
+    """Every method and operation: the fastest current run against the slowest baseline run, both normalised."""
+    check_gateable([*bases, *curs])
+    check_power(bases, curs, alpha)
+    how = normalisation([*bases, *curs], normalize)
     comparisons = []
     for group in GROUPS:
-        for method in base.methods:
-            if (group, method) not in base.stats or (how == REFERENCE and method == REFERENCE):
+        for method in bases[0].methods:
+            if (group, method) not in bases[0].stats or (how == REFERENCE and method == REFERENCE):
                 continue  # the reference divided by itself is 1: nothing to gate
-            a, b = _rounds(base, group, method, how), _rounds(cur, group, method, how)
+            (base, a), (cur, b) = _pick(max, bases, group, method, how), _pick(min, curs, group, method, how)
             p = float(mannwhitneyu(b, [x * (1 + max_slowdown) for x in a], alternative="greater").pvalue)
             ms = (base.get(group, method).median * 1000, cur.get(group, method).median * 1000)
-            comparisons.append(Comparison(method, group, *ms, median(a), median(b), p))
-    return Verdict(how, tuple(comparisons), max_slowdown, alpha)
+            comparisons.append(Comparison(method, group, *ms, median(a), median(b), p, base.source, cur.source))
+    return Verdict(how, tuple(comparisons), max_slowdown, alpha, (len(bases), len(curs)))
 
 
 def _unit(how: str) -> str:
@@ -166,11 +188,18 @@ def verdict_table(verdict: Verdict, everything: bool = False) -> Table:
     return Table(title, header, rows, left=(0, 1, 8))
 
 
+def _side(runs: int, chosen: str) -> str:
+    return "its one run" if runs == 1 else f"the {chosen} of {runs} runs"
+
+
 def summary(verdict: Verdict) -> str:
     """The gate's one-line outcome."""
     how = verdict.normalize
     rule = (f"slower by more than {verdict.max_slowdown:.0%} after normalising by {REFERENCE_NAMES[how]}, "
             f"in the median and in the rounds: one-sided Mann-Whitney U p <= {verdict.alpha:g}")
+    if verdict.runs != (1, 1):
+        n_base, n_cur = verdict.runs
+        rule += f"; current: {_side(n_cur, 'fastest')}, baseline: {_side(n_base, 'slowest')}"
     skipped = f"; {REFERENCE} is the reference, not gated" if how == REFERENCE else ""
     n, bad = len(verdict.comparisons), verdict.regressions
     if not bad:

@@ -88,6 +88,16 @@ def newest_run(storage: Path) -> Path:
     return files[-1]
 
 
+def load_each(path: Path) -> list[Run]:
+    """A run file, or every run file under a directory (e.g. a --benchmark-storage of repeated runs), each its own run."""
+    if not path.is_dir():
+        return [load_runs([path])]
+    files = sorted(path.glob("**/*.json"))
+    if not files:
+        raise RunError(f"{path}/: no run files (*.json) under it; {RUN_HINT} with --benchmark-storage={path}")
+    return [load_runs([f]) for f in files]
+
+
 def load_runs(paths: list[Path]) -> Run:
     """One report's run from one or more files (e.g. methods run separately); they must measure one workload."""
     return _build([(str(p), read_json(p)) for p in paths])

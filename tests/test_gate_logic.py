@@ -21,12 +21,16 @@ def make(machine: float = 1.0, factors: dict | None = None, ceiling: bool = True
         for g in (SAVE, LOAD_COLD)
     }
     if ceiling:
-        rounds |= {key: [BASE[key] * machine * f for f in TIGHT] for key in BASE if isinstance(key, tuple)}
+        rounds |= {key: [BASE[key] * machine * f for f in factors.get(key, TIGHT)] for key in BASE if isinstance(key, tuple)}
     return rounds_json(rounds, **kw)
 
 
-def verdict(a: dict, b: dict, **options):
-    return gate(parse_run(a, "a.json"), parse_run(b, "b.json"), **options)
+def verdict(a: dict | list[dict], b: dict | list[dict], **options):
+    """The gate of baseline run(s) `a` against current run(s) `b`."""
+    def side(runs, name):
+        return [parse_run(r, f"{name}{i}.json") for i, r in enumerate(runs if isinstance(runs, list) else [runs])]
+
+    return gate(side(a, "a"), side(b, "b"), **options)
 
 
 def regressed(v) -> list[tuple[str, str]]:
@@ -100,9 +104,34 @@ def test_three_rounds_a_side_reach_p_0_05_only_when_every_current_round_is_slowe
         verdict(make(), separated, alpha=0.04)  # a gate that could never fail is refused
 
 
-def test_auto_uses_the_ceiling_when_both_runs_have_it_else_pytorch():
+def test_auto_uses_the_reference_every_run_has():
     assert verdict(make(), make(ceiling=False)).normalize == "pytorch"
     assert verdict(make(ceiling=False), make()).normalize == "pytorch"
+    assert verdict(make(), make()).normalize == "ceiling"  # equally steady: the hardware's own
+
+
+def test_auto_uses_the_reference_that_moves_least_between_the_runs():
+    ceiling_jumps = make(factors={("ceiling", "write"): (2.8, 2.9, 3.0)})  # a 1 MB write's fsync: 1 ms or 3 ms
+    v = verdict(make(), ceiling_jumps)
+    assert v.normalize == "pytorch" and regressed(v) == []
+    by_ceiling = verdict(make(), ceiling_jumps, normalize="ceiling").comparisons
+    assert all(c.slowdown < -0.6 for c in by_ceiling if c.group == SAVE)  # the jump, not the saves, would show
+    pytorch_jumps = make(factors={(LOAD_COLD, "pytorch"): (1.6, 1.61, 1.62)})
+    assert verdict([make(), make()], [make(), pytorch_jumps]).normalize == "ceiling"
+
+
+def test_several_runs_a_side_set_the_fastest_current_run_against_the_slowest_baseline_run():
+    def run(factor):
+        return make(factors={(SAVE, "tensorstore"): tuple(factor * f for f in TIGHT)})
+
+    bases = [run(1.0), run(1.3), run(1.1)]  # one code, three runs: a noisy machine's spread
+    v = verdict(bases, [run(1.7), run(1.75)])
+    c = next(c for c in v.comparisons if (c.method, c.group) == ("tensorstore", SAVE))
+    assert (c.baseline_source, c.current_source) == ("a1.json", "b0.json")
+    assert c.slowdown == pytest.approx(1.7 / 1.3 - 1)
+    assert regressed(v) == [("tensorstore", SAVE)]
+    assert regressed(verdict(bases, [run(1.7), run(1.5)])) == []  # 1.5 is within 25% of the slowest baseline run
+    assert regressed(verdict([run(1.0)], [run(1.5)])) == [("tensorstore", SAVE)]  # one run a side sees no spread
 
 
 def test_the_command_line_prints_the_regressions_and_exits_1(tmp_path, capsys):
@@ -127,6 +156,24 @@ def test_nothing_regressed_is_one_line_and_exit_0(tmp_path, capsys):
     assert main(["gate", str(a), str(b), "--normalize", "pytorch", "--all"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Every method and operation") and "pytorch is the reference, not gated" in out
+
+
+def test_a_directory_is_each_of_its_runs(tmp_path, capsys):
+    """pytest-benchmark's storage layout: DIR/<machine>/NNNN_*.json, one file a run."""
+    def storage(name: str, factors: list[float]) -> str:
+        (machine := tmp_path / name / "Linux-CPython-3.11-64bit").mkdir(parents=True)
+        for i, f in enumerate(factors):
+            write(machine, make(factors={(SAVE, "tensorstore"): (f, f, f)}),
+                  f"000{i}_run.json")
+        return str(tmp_path / name)
+
+    base, cur = storage("base", [1.0, 1.3, 1.1]), storage("cur", [1.7, 1.75])
+    assert main(["gate", base, cur]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL: 1 of 4 method/operation pairs regressed: tensorstore save" in out
+    assert out.rstrip().endswith("; current: the fastest of 2 runs, baseline: the slowest of 3 runs)")
+    assert main(["gate", base, storage("calm", [1.5, 1.6])]) == 0
+    assert main(["gate", str(tmp_path / "cur" / "Linux-CPython-3.11-64bit" / "0000_run.json"), cur]) == 0
 
 
 def _without_rounds(data: dict) -> dict:
@@ -154,15 +201,30 @@ BAD = {
 }
 
 
+def _one_line_error(capsys) -> str:
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and captured.err.startswith("error: ")
+    return captured.err
+
+
 @pytest.mark.parametrize("current, message", BAD.values(), ids=BAD.keys())
 def test_unusable_input_is_one_error_line_and_exit_2(tmp_path, capsys, current, message):
     a = write(tmp_path, make(), "a.json")
     b = tmp_path / "b.json" if current is None else write(tmp_path, current, "b.json")
     assert main(["gate", str(a), str(b)]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == "" and captured.err.count("\n") == 1
-    assert captured.err.startswith("error: ")
-    assert re.search(message, captured.err), captured.err
+    err = _one_line_error(capsys)
+    assert re.search(message, err), err
+
+
+def test_unusable_directories_are_one_error_line_and_exit_2(tmp_path, capsys):
+    a = write(tmp_path, make(), "a.json")
+    (tmp_path / "empty").mkdir()
+    assert main(["gate", str(a), str(tmp_path / "empty")]) == 2
+    assert "empty/: no run files (*.json) under it" in _one_line_error(capsys)
+    (mixed := tmp_path / "mixed").mkdir()
+    write(mixed, make(), "1.json"), write(mixed, make(model="small"), "2.json")
+    assert main(["gate", str(mixed), str(a)]) == 2
+    assert re.search(r"2\.json measured model small but .*1\.json measured tiny", _one_line_error(capsys))
 
 
 @pytest.mark.parametrize(
@@ -173,7 +235,7 @@ def test_unusable_input_is_one_error_line_and_exit_2(tmp_path, capsys, current, 
             {"benchmarks": [e for e in make(ceiling=False)["benchmarks"] if e["param"] != "pytorch"]},
             {"benchmarks": [e for e in make(ceiling=False)["benchmarks"] if e["param"] != "pytorch"]},
             [],
-            "no reference in both runs to normalise by .*or pass --normalize none",
+            "no reference in every run to normalise by .*or pass --normalize none",
         ),
         (make(), make(), ["--max-slowdown", "fast"], "'fast' is not a percentage above 0"),
         (make(), make(), ["--max-slowdown", "0%"], "'0%' is not a percentage above 0"),
@@ -185,15 +247,14 @@ def test_unusable_input_is_one_error_line_and_exit_2(tmp_path, capsys, current, 
 def test_impossible_options_are_one_error_line_and_exit_2(tmp_path, capsys, a, b, options, message):
     paths = [str(write(tmp_path, a, "a.json")), str(write(tmp_path, b, "b.json"))]
     assert main(["gate", *paths, *options]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1
+    err = _one_line_error(capsys)
     assert re.search(message, err), err
 
 
 def test_a_missing_argument_is_one_error_line(capsys):
     assert main(["gate", "a.json"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: the following arguments are required: CURRENT.json") and err.count("\n") == 1
+    assert err.startswith("error: the following arguments are required: CURRENT (see") and err.count("\n") == 1
 
 
 def test_help_still_works_for_the_report_and_the_gate(capsys):
