@@ -59,6 +59,13 @@ def peak_keys(run: Run) -> list[tuple[str, str]]:
     return [(k, name) for k, name in PEAKS if any(s.info.get(k) is not None for s in run.stats.values())]
 
 
+def improvement_series(run: Run) -> tuple[list[str], list[tuple[str, list[float | None]]]]:
+    """For the figures: the methods other than the baseline (none without it), and (group, % improvement per method)
+    for save and cold load."""
+    others = [m for m in run.methods if m != BASELINE] if BASELINE in run.methods else []
+    return others, [(group, [time_improvement(run, group, m) for m in others]) for group in (SAVE, LOAD_COLD)]
+
+
 def peak_series(run: Run) -> tuple[str, float, list[tuple[str, str, list[int | None]]]]:
     """For the figures: (peak name, group, bytes per method) of every measured peak and stored group, in one unit."""
     cells = [(key, name, g) for key, name in peak_keys(run) for g in GROUPS if run.has(g)]

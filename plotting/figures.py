@@ -129,13 +129,10 @@ def _size_panel(ax, run: Run, labels: list[str]) -> None:
 def _improvement_panel(ax, run: Run) -> None:
     base = baseline_label(run)
     ax.set_title(f"Improvement vs {base} baseline")
-    others = [m for m in run.methods if m != BASELINE]
-    if BASELINE not in run.methods or not others:
+    others, improvements = analysis.improvement_series(run)
+    if not others:
         return _message(ax, f"{NA}: {NO_BASELINE}")
-    series = []
-    for group, name in ((SAVE, "save"), (LOAD_COLD, "load (cold)")):
-        values = [analysis.time_improvement(run, group, m) for m in others]
-        series.append(Series(name, COLORS[group], values, [fmt_pct(v) for v in values]))
+    series = [Series(SERIES_NAMES[g], COLORS[g], values, [fmt_pct(v) for v in values]) for g, values in improvements]
     barh(ax, [run.label(m) for m in others], series)
     ax.axvline(0, color="#333333", linewidth=1)
     ax.set_xlabel(f"% less time than {base} (positive = faster)")

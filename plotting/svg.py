@@ -66,10 +66,10 @@ def _size_chart(run: Run) -> pygal.HorizontalBar:
 
 
 def _improvement_chart(run: Run) -> pygal.HorizontalBar:
-    others = [m for m in run.methods if m != BASELINE] if BASELINE in run.methods else []
+    others, improvements = analysis.improvement_series(run)
     series = []
-    for group, name in ((SAVE, "save"), (LOAD_COLD, "load (cold)")):
-        pcts = [analysis.time_improvement(run, group, m) for m in others]
+    for group, pcts in improvements:
+        name = SERIES_NAMES[group]
         values = [None if p is None else {"value": p, "label": f"{name} {fmt_pct(p)} vs {BASELINE}"} for p in pcts]
         series.append((name, COLORS[group], values))
     return _chart(f"Improvement vs {baseline_label(run)} baseline", f"% less time than {BASELINE} (positive = faster)",
