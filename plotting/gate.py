@@ -205,4 +205,6 @@ def summary(verdict: Verdict) -> str:
     if not bad:
         return f"ok: none of {n} method/operation pairs regressed ({rule}){skipped}"
     names = ", ".join(f"{c.method} {c.group}" for c in bad)
-    return f"FAIL: {len(bad)} of {n} method/operation pairs regressed: {names} ({rule}){skipped}"
+    single = "; one run a side cannot tell a regression from run-to-run noise: " \
+             "gate directories of three runs each to be sure" if verdict.runs == (1, 1) else ""
+    return f"FAIL: {len(bad)} of {n} method/operation pairs regressed: {names} ({rule}){skipped}{single}"

@@ -142,6 +142,8 @@ def test_the_command_line_prints_the_regressions_and_exits_1(tmp_path, capsys):
     assert out[0] == "Regressions"
     assert out[3].split() == ["tensorstore", "save", "10.1", "20.2", "10", "20", "+100.0%", "0.050", "REGRESSED"]
     assert out[-1].startswith("FAIL: 1 of 4 method/operation pairs regressed: tensorstore save (slower by more than")
+    assert out[-1].endswith("; one run a side cannot tell a regression from run-to-run noise: gate directories of "
+                            "three runs each to be sure")
     assert main(["gate", str(a), str(b), "--max-slowdown", "150%"]) == 0
     assert capsys.readouterr().out.startswith("ok: none of 4 method/operation pairs regressed")
 
