@@ -67,9 +67,9 @@ def gate_parser() -> argparse.ArgumentParser:
         "the fastest current run is set against the slowest baseline run. "
         "Exit 0: nothing regressed; exit 2: unusable input."))
     p.add_argument("baseline", type=Path, metavar="BASELINE",
-                   help="the main branch's run file, or a directory of its runs (e.g. its --benchmark-storage)")
+                   help="the main branch's run file, or a directory holding only its runs of one commit")
     p.add_argument("current", type=Path, metavar="CURRENT",
-                   help="the change's run file, or a directory of its runs")
+                   help="the change's run file, or a directory holding only its runs")
     p.add_argument("--max-slowdown", type=_percent, default=MAX_SLOWDOWN, metavar="PCT",
                    help=f"tolerated slowdown of the normalised median, e.g. 25%% (default {MAX_SLOWDOWN * 100:g}%%)")
     p.add_argument("--normalize", choices=NORMALIZE, default=AUTO,
