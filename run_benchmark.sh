@@ -2,5 +2,22 @@
 # The main job: the six-way benchmark on the default model (small), then the tables and figures in results/.
 # Extra arguments go to pytest, e.g. ./run_benchmark.sh --ckpt-model tiny --ckpt-dir /mnt/nvme
 source "$(dirname "$0")/scripts/setup.sh"
-python -m pytest bench/ --benchmark-only "$@"
-python -m plotting --out results
+# The report reads exactly the run just made (not the newest under some storage): this run's --benchmark-json,
+# the user's own if one is given.
+run=results/run.json
+previous=""
+for arg in "$@"; do
+  case $arg in --benchmark-json=*) run=${arg#*=} ;; esac
+  [ "$previous" = "--benchmark-json" ] && run=$arg
+  previous=$arg
+done
+mkdir -p results "$(dirname "$run")"
+rm -f results/run.json  # the suite's own file from an earlier run: a failed run must not report it again
+status=0
+python -m pytest bench/ --benchmark-only --benchmark-json=results/run.json "$@" || status=$?
+if [ -s "$run" ]; then
+  python -m plotting "$run" --out results || status=$((status ? status : $?))
+else
+  echo "ckpt-bench: no run was stored in $run, so there is no report" >&2
+fi
+exit "$status"

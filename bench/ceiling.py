@@ -10,7 +10,6 @@ import torch
 from bench.disk import fsync_dirs
 
 FILENAME = "ceiling.bin"
-PAIRS = {"save": "write", "load-cold": "read-cold", "load-warm": "read-warm"}  # method group -> ceiling op
 
 
 def image(tensors: dict[str, torch.Tensor]) -> np.ndarray:
@@ -49,12 +48,3 @@ def read_into(path: Path, buf: np.ndarray) -> int:
                 break
             done += n
     return done
-
-
-def add_efficiency(run: dict) -> None:
-    """extra_info["efficiency"] = ceiling median / method median, for every method benchmark of a run with the ceiling."""
-    ceiling = {b["param"]: b["stats"]["median"] for b in run["benchmarks"] if b["group"] == "ceiling"}
-    for b in run["benchmarks"]:
-        op = PAIRS.get(b["group"])
-        if op in ceiling:
-            b["extra_info"]["efficiency"] = ceiling[op] / b["stats"]["median"]

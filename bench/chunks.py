@@ -1,4 +1,4 @@
-"""Chunk-shape rules for the TensorStore methods (SPEC §2)."""
+"""Chunk-shape rules for the TensorStore methods."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -4,8 +4,10 @@ from __future__ import annotations
 import pytest
 
 from bench import checkpoint, sweep
+from bench.plugin import find_method
 from bench.record import require_round_trip
 from bench.workspace import Slot
+from runschema import SWEEP_AXES
 
 
 def pytest_configure(config):
@@ -13,11 +15,25 @@ def pytest_configure(config):
 
 
 def pytest_generate_tests(metafunc):
-    if "method" in metafunc.fixturenames:
-        is_sweep = metafunc.definition.get_closest_marker("sweep")
-        methods = sweep.grid() if is_sweep else metafunc.config.ckpt_options.methods
-        # module scope: pytest runs every operation of one method, then the next method
-        metafunc.parametrize("method", methods, ids=[m.id for m in methods], scope="module")
+    """Every benchmark is parametrised by plain strings, so that the stored run's `params` read as they are (e.g.
+    --benchmark-group-by=param:method); the `method` fixture turns the id into the Method."""
+    if "method" not in metafunc.fixturenames or "method" in _already_parametrised(metafunc):
+        return
+    # module scope: pytest runs every operation of one method, then the next method
+    if metafunc.definition.get_closest_marker("sweep"):
+        rows = sweep.params()
+        metafunc.parametrize(("method", *SWEEP_AXES), rows, ids=[r[0] for r in rows], indirect=["method"], scope="module")
+    else:
+        ids = [m.id for m in metafunc.config.ckpt_options.methods]
+        metafunc.parametrize("method", ids, ids=ids, indirect=True, scope="module")
+
+
+def _already_parametrised(metafunc) -> set[str]:
+    return {name for mark in metafunc.definition.iter_markers("parametrize") for name in _argnames(mark.args[0])}
+
+
+def _argnames(names) -> list[str]:
+    return [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -27,6 +43,12 @@ def pytest_collection_modifyitems(config, items):
     if sweep_items:
         config.hook.pytest_deselected(items=sweep_items)
         items[:] = [item for item in items if not item.get_closest_marker("sweep")]
+
+
+@pytest.fixture(scope="module")
+def method(request):
+    """The Method named by the benchmark's `method` param."""
+    return find_method(request.param)
 
 
 @pytest.fixture(scope="session")

@@ -112,7 +112,7 @@ def checkpoint_bound(method, tensors: dict, block: int) -> int:
     total = block  # the checkpoint's own directory
     for t in tensors.values():
         shape, itemsize = tuple(t.shape), t.element_size()
-        chunk = method.chunks.shape_for(shape, itemsize) if method.chunks else [max(1, d) for d in shape]
+        chunk = method.format.chunk_shape(shape, itemsize)
         chunk_bytes = prod(chunk) * itemsize
         n_chunks = prod(ceil(d / c) for d, c in zip(shape, chunk))
         total += n_chunks * (_round_up(chunk_bytes, block) + DIRENT_BYTES) + TENSOR_BLOCKS * block

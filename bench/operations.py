@@ -1,8 +1,8 @@
-"""The timed operations of SPEC §3 as plain functions, shared by the six-way benchmarks and the sweep."""
+"""The timed operations as plain functions, shared by the six-way benchmarks and the sweep (README: What is measured)."""
 from __future__ import annotations
 
 from bench import checkpoint, disk
-from bench.record import method_fields, record, require_round_trip
+from bench.record import method_identity, record, require_round_trip
 from bench.timing import measure
 
 
@@ -10,8 +10,8 @@ def timed_save(request, benchmark, method, slot, tensors, options, model_info, r
     def setup():  # untimed: the previous round's checkpoint goes, a fresh empty directory comes
         return method, tensors, slot.replace(), options.durability
 
-    _, peaks = measure(benchmark, checkpoint.save, setup, rounds, options.device)
-    record(benchmark, method_fields(method), model_info, disk.usage(slot.root), peaks)
+    measured = measure(benchmark, checkpoint.save, setup, rounds, options.device)
+    record(benchmark, method_identity(method), model_info, disk.usage(slot.root), measured)
     request.getfixturevalue("saved")  # verifies the last round's checkpoint, or drops these timings
 
 
@@ -24,6 +24,6 @@ def timed_load(benchmark, method, saved, tensors, options, model_info, rounds, c
             disk.evict(saved)
         return method, saved, options.device
 
-    result, peaks = measure(benchmark, checkpoint.load, setup, rounds, options.device)
-    require_round_trip(benchmark, method, tensors, result)
-    record(benchmark, method_fields(method), model_info, disk.usage(saved), peaks)
+    measured = measure(benchmark, checkpoint.load, setup, rounds, options.device)
+    require_round_trip(benchmark, method, tensors, measured.result)
+    record(benchmark, method_identity(method), model_info, disk.usage(saved), measured)

@@ -1,4 +1,4 @@
-"""The suite's command-line options (SPEC §4), parsed and checked once per session."""
+"""The suite's command-line options (README: Options), parsed and checked once per session."""
 from __future__ import annotations
 
 import tempfile
@@ -20,7 +20,7 @@ def add_options(parser) -> None:
     group.addoption("--ckpt-model", default="small", help=f"preset ({', '.join(PRESETS)}) or a local Hugging Face model directory (default: small)")
     group.addoption("--ckpt-dtype", default=None, help=f"{', '.join(DTYPES)} (default: the preset's)")
     group.addoption("--ckpt-device", default="auto", help="auto (CUDA when available), cpu or cuda (default: auto)")
-    group.addoption("--ckpt-methods", default=None, help=f"comma-separated method ids or 'all' (default: {','.join(registry.DEFAULT_METHODS)})")
+    group.addoption("--ckpt-methods", default=None, help=f"comma-separated method ids, or 'all'; ids: {', '.join(registry.REGISTRY)} (default: {','.join(registry.DEFAULT_METHODS)})")
     group.addoption("--ckpt-dir", default=None, help="directory on the disk under test; the suite works in a fresh subdirectory of it (default: the system temporary directory)")
     group.addoption("--ckpt-durability", default="fsync", help="fsync (saves end on stable storage) or none (page-cache speed)")
     group.addoption("--ckpt-sweep", action="store_true", help="also run the TensorStore parameter sweep (bench/test_sweep.py): chunk target x concurrency x codec")

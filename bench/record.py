@@ -1,12 +1,14 @@
-"""What each benchmark stores in extra_info (SPEC §5), and the check that keeps unverified numbers out."""
+"""What each benchmark stores in extra_info (runschema.Record), and the check that keeps unverified numbers out."""
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import pytest
 
 from bench.checkpoint import mismatches
 from bench.disk import Usage
+from bench.timing import Measured
+from runschema import SCHEMA_VERSION, Record, throughput_gbps
 
 
 def require_round_trip(benchmark, method, expected: dict, actual: dict) -> None:
@@ -17,17 +19,19 @@ def require_round_trip(benchmark, method, expected: dict, actual: dict) -> None:
         pytest.fail(f"{method.id}: {len(bad)} tensors did not round-trip bitwise, first {bad[0]!r}")
 
 
-def method_fields(method) -> dict:
-    return {"method": method.id, "label": method.label, "config": method.config()}
+def method_identity(method) -> Record:
+    return Record(method=method.id, label=method.label, config=method.config())
 
 
-def record(benchmark, identity: dict, model_info: dict, usage: Usage, peaks: dict) -> None:
+def record(benchmark, identity: Record, model_info: dict, usage: Usage, measured: Measured) -> None:
     """Call after benchmark.pedantic: throughput needs the measured median."""
-    median = benchmark.stats.stats.median
-    benchmark.extra_info.update(
-        **identity,
+    stored = replace(
+        identity,
         **model_info,
         **asdict(usage),
-        **peaks,
-        throughput_gbps=model_info["logical_bytes"] / median / 1e9,
+        **measured.peaks,
+        **measured.cpu(),
+        throughput_gbps=throughput_gbps(model_info["logical_bytes"], benchmark.stats.stats.median),
+        schema_version=SCHEMA_VERSION,
     )
+    benchmark.extra_info.update(stored.to_json())

@@ -7,6 +7,7 @@ from bench import ceiling, disk
 from bench.record import record
 from bench.timing import measure
 from bench.workspace import Slot
+from runschema import CEILING, READ_COLD, READ_WARM, WRITE, Record
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +43,17 @@ def _read(slot, image, durability, cold: bool):
 
 
 OPERATIONS = {
-    "write": _write,
-    "read-cold": partial(_read, cold=True),
-    "read-warm": partial(_read, cold=False),
+    WRITE: _write,
+    READ_COLD: partial(_read, cold=True),
+    READ_WARM: partial(_read, cold=False),
 }
 
 
-@pytest.mark.benchmark(group="ceiling")
+@pytest.mark.benchmark(group=CEILING)
 @pytest.mark.parametrize("op", list(OPERATIONS))
-def test_ceiling(benchmark, op, image, ceiling_slot, options, model_info, rounds):
+@pytest.mark.parametrize("method", [CEILING])  # every stored benchmark has params.method
+def test_ceiling(benchmark, method, op, image, ceiling_slot, options, model_info, rounds):
     target, setup = OPERATIONS[op](ceiling_slot, image, options.durability)
-    _, peaks = measure(benchmark, target, setup, rounds, options.device)
-    identity = {"method": "ceiling", "op": op, "label": f"Disk ceiling ({op})"}
-    record(benchmark, identity, model_info, disk.usage(ceiling_slot.root), peaks)
+    measured = measure(benchmark, target, setup, rounds, options.device)
+    identity = Record(method=method, op=op, label=f"Disk ceiling ({op})")
+    record(benchmark, identity, model_info, disk.usage(ceiling_slot.root), measured)

@@ -1,19 +1,20 @@
-"""The six-way benchmarks of SPEC §3, one parametrised test per operation; pytest runs them method by method."""
+"""The six-way benchmarks, one parametrised test per operation; pytest runs them method by method."""
 import pytest
 
 from bench.operations import timed_load, timed_save
+from runschema import LOAD_COLD, LOAD_WARM, SAVE
 
 
-@pytest.mark.benchmark(group="save")
+@pytest.mark.benchmark(group=SAVE)
 def test_save(request, benchmark, method, slot, tensors, options, model_info, rounds):
     timed_save(request, benchmark, method, slot, tensors, options, model_info, rounds)
 
 
-@pytest.mark.benchmark(group="load-cold")
+@pytest.mark.benchmark(group=LOAD_COLD)
 def test_load_cold(benchmark, method, saved, tensors, options, model_info, rounds):
     timed_load(benchmark, method, saved, tensors, options, model_info, rounds, cold=True)
 
 
-@pytest.mark.benchmark(group="load-warm")
+@pytest.mark.benchmark(group=LOAD_WARM)
 def test_load_warm(benchmark, method, saved, tensors, options, model_info, rounds):
     timed_load(benchmark, method, saved, tensors, options, model_info, rounds, cold=False)

@@ -2,15 +2,18 @@
 import pytest
 
 from bench.operations import timed_load, timed_save
+from runschema import SWEEP_LOAD_COLD, SWEEP_SAVE
 
-pytestmark = pytest.mark.sweep  # bench/conftest.py parametrises `method` with the grid here
+# bench/conftest.py parametrises `method` (the grid point) and one param per axis (chunk_target, in_flight, codec):
+# the axes are plain strings stored in the run's params for its readers; the point itself holds their values
+pytestmark = pytest.mark.sweep
 
 
-@pytest.mark.benchmark(group="sweep-save")
-def test_sweep_save(request, benchmark, method, slot, tensors, options, model_info, rounds):
+@pytest.mark.benchmark(group=SWEEP_SAVE)
+def test_sweep_save(request, benchmark, method, chunk_target, in_flight, codec, slot, tensors, options, model_info, rounds):
     timed_save(request, benchmark, method, slot, tensors, options, model_info, rounds)
 
 
-@pytest.mark.benchmark(group="sweep-load-cold")
-def test_sweep_load_cold(benchmark, method, saved, tensors, options, model_info, rounds):
+@pytest.mark.benchmark(group=SWEEP_LOAD_COLD)
+def test_sweep_load_cold(benchmark, method, chunk_target, in_flight, codec, saved, tensors, options, model_info, rounds):
     timed_load(benchmark, method, saved, tensors, options, model_info, rounds, cold=True)

@@ -1,15 +1,56 @@
-"""How every benchmark runs: one untimed round (warm-up and peak memory), then the timed rounds."""
+"""How every benchmark runs: one untimed round (warm-up and peak memory), then the timed rounds, each with the CPU
+time the process spent in it."""
 from __future__ import annotations
 
+import resource
+from dataclasses import dataclass, field
+from statistics import median
 from typing import Callable
 
 from bench.memory import peak_memory
 
 
-def measure(benchmark, target: Callable, setup: Callable[[], tuple], rounds: int, device) -> tuple[object, dict]:
-    """Returns the last timed round's result and the untimed round's memory peaks."""
+@dataclass
+class Measured:
+    result: object = None  # the last timed round's
+    peaks: dict = field(default_factory=dict)  # the untimed round's memory peaks
+    cpu_user_s: list[float] = field(default_factory=list)  # per timed round
+    cpu_system_s: list[float] = field(default_factory=list)
+
+    def cpu(self) -> dict:
+        """Median user and system CPU seconds of a timed round."""
+        if not self.cpu_user_s:
+            return {}
+        return {"cpu_user_s": median(self.cpu_user_s), "cpu_system_s": median(self.cpu_system_s)}
+
+
+class _CpuClock:
+    """getrusage(RUSAGE_SELF) read at the end of each round's setup and in its teardown: outside pytest-benchmark's
+    timer, every thread of the process counted (TensorStore's and DCP's own included)."""
+
+    def __init__(self, measured: Measured):
+        self._measured, self._start = measured, None
+
+    def start(self) -> None:
+        self._start = resource.getrusage(resource.RUSAGE_SELF)
+
+    def stop(self, *args, **kwargs) -> None:
+        end = resource.getrusage(resource.RUSAGE_SELF)
+        self._measured.cpu_user_s.append(end.ru_utime - self._start.ru_utime)
+        self._measured.cpu_system_s.append(end.ru_stime - self._start.ru_stime)
+
+
+def measure(benchmark, target: Callable, setup: Callable[[], tuple], rounds: int, device) -> Measured:
+    measured = Measured()
     args = setup()
-    with peak_memory(device) as peaks:
+    with peak_memory(device) as measured.peaks:
         target(*args)
-    result = benchmark.pedantic(target, setup=lambda: (setup(), {}), rounds=rounds)
-    return result, peaks
+    clock = _CpuClock(measured)
+
+    def timed_setup():
+        arguments = setup()
+        clock.start()
+        return arguments, {}
+
+    measured.result = benchmark.pedantic(target, setup=timed_setup, teardown=clock.stop, rounds=rounds)
+    return measured

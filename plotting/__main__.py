@@ -1,5 +1,6 @@
 """`python -m plotting`: the tables, the figure, the interactive SVG and comparison.md from stored runs;
-`python -m plotting gate BASELINE CURRENT`: the regression gate for CI."""
+`python -m plotting gate BASELINE CURRENT`: the regression gate for CI;
+`python -m plotting sweep [RUN.json]`: the parameter sweep's heatmaps and its best configuration per operation."""
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m plotting", description=__doc__,
-                epilog=f"python -m plotting {GATE} --help: the regression gate's options")
+    p = _Parser(prog="python -m plotting", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                epilog=f"python -m plotting {GATE} --help: the regression gate's options\n"
+                       f"python -m plotting {SWEEP} --help: the parameter sweep's heatmaps")
     p.add_argument("runs", nargs="*", type=Path, metavar="RUN.json",
                    help="stored run file(s) of one workload, merged into one report "
                         "(default: the newest under --storage)")
@@ -75,7 +77,8 @@ def gate_parser() -> argparse.ArgumentParser:
     p.add_argument("--normalize", choices=NORMALIZE, default=AUTO,
                    help="divide every round by the same run's median of: the disk ceiling of the same operation, "
                         "the pytorch method's same operation (then pytorch itself is not gated), or nothing; "
-                        "auto (default): ceiling when both runs have it, else pytorch")
+                        "auto (default): of the references every run has, the one whose median moves least between "
+                        "the runs gated (a steadier reference adds less noise of its own)")
     p.add_argument("--alpha", type=_alpha, default=ALPHA,
                    help=f"significance level of the rank test (default {ALPHA:g})")
     p.add_argument("--all", action="store_true", help="print every comparison, not only the regressions")
@@ -131,7 +134,7 @@ def sweep_parser() -> argparse.ArgumentParser:
 
 def _sweep(args) -> list[Path]:
     path = args.run or newest_run(args.storage)
-    points = sweep.points(read_json(path))
+    points = sweep.points(read_json(path), str(path))
     if not points:
         raise RunError(f"{path}: no sweep benchmarks; run `pytest bench/test_sweep.py --benchmark-only --ckpt-sweep`")
     args.out.mkdir(parents=True, exist_ok=True)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import math
 
-from bench.methods import BASELINE
+import runschema
 from plotting.runs import CEILING_OPS, GROUPS, LOAD_COLD, SAVE, Run, Stat
+from runschema import BASELINE, improvement
 
 SIZE_UNITS = (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10), ("B", 1))
 NOISY = 0.20  # IQR / median above which a median is flagged: the rounds disagree by more than a fifth
@@ -16,13 +17,6 @@ def median(run: Run, group: str, method: str) -> float | None:
     return stat.median if stat else None
 
 
-def improvement(baseline: float | None, value: float | None) -> float | None:
-    """(baseline - value) / baseline in %: positive means less time (or bytes) than the baseline."""
-    if baseline is None or value is None:
-        return None
-    return (baseline - value) / baseline * 100
-
-
 def time_improvement(run: Run, group: str, method: str) -> float | None:
     return improvement(median(run, group, BASELINE), median(run, group, method))
 
@@ -32,9 +26,8 @@ def disk_bytes(run: Run, method: str) -> int | None:
 
 
 def gbps(stat: Stat | None) -> float | None:
-    """Logical bytes per median second, in GB/s (SPEC §5 throughput_gbps), of a method or ceiling benchmark."""
-    logical = stat.info.get("logical_bytes") if stat else None
-    return logical / stat.median / 1e9 if logical else None
+    """Logical bytes per median second, in GB/s, of a method or ceiling benchmark."""
+    return runschema.throughput_gbps(stat.record.logical_bytes, stat.median) if stat else None
 
 
 def efficiency(run: Run, group: str, method: str) -> float | None:
@@ -42,21 +35,21 @@ def efficiency(run: Run, group: str, method: str) -> float | None:
     stat = run.get(group, method)
     if stat is None:
         return None
-    if stat.info.get("efficiency") is not None:
-        return stat.info["efficiency"]
+    if stat.record.efficiency is not None:
+        return stat.record.efficiency
     ceiling = run.ceiling.get(CEILING_OPS.get(group))  # merged files: the ceiling may come from another file
-    return ceiling.median / stat.median if ceiling else None
+    return runschema.efficiency(ceiling.median if ceiling else None, stat.median)
 
 
 def peak(run: Run, group: str, method: str, key: str) -> int | None:
     """A peak-memory field (PEAKS) of one benchmark, in bytes; None where not measured (CUDA on a CPU run)."""
     stat = run.get(group, method)
-    return stat.info.get(key) if stat else None
+    return getattr(stat.record, key) if stat else None
 
 
 def peak_keys(run: Run) -> list[tuple[str, str]]:
     """The PEAKS that some benchmark of the run measured."""
-    return [(k, name) for k, name in PEAKS if any(s.info.get(k) is not None for s in run.stats.values())]
+    return [(k, name) for k, name in PEAKS if any(getattr(s.record, k) is not None for s in run.stats.values())]
 
 
 def improvement_series(run: Run) -> tuple[list[str], list[tuple[str, list[float | None]]]]:
@@ -72,6 +65,16 @@ def peak_series(run: Run) -> tuple[str, float, list[tuple[str, str, list[int | N
     series = [(name, g, [peak(run, g, m, key) for m in run.methods]) for key, name, g in cells]
     unit, div = size_unit(v for _, _, values in series for v in values if v)
     return unit, div, series
+
+
+def cpu_seconds(run: Run, group: str, method: str) -> float | None:
+    stat = run.get(group, method)
+    return runschema.cpu_seconds(stat.record) if stat else None
+
+
+def cores_busy(run: Run, group: str, method: str) -> float | None:
+    stat = run.get(group, method)
+    return runschema.cores_busy(stat.record, stat.median) if stat else None
 
 
 def noisy(stat: Stat | None) -> bool:

@@ -1,38 +1,23 @@
 """Two runs side by side (before/after a change, fsync vs none, CPU vs CUDA, two machines): B/A of the medians."""
 from __future__ import annotations
 
-from matplotlib import rc_context
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from plotting.analysis import median
-from plotting.figures import COLORS, STYLE, TEXT_SIZE, Series, barh
-from plotting.runs import GROUPS, Run, RunError
-from plotting.tables import NA, Table, ms_format
+from plotting import figures, panels  # modules, not names: panels builds its chart from this module's ratios
+from plotting.analysis import NOISY, median, noisy
+from plotting.context import context
+from plotting.runs import GROUPS, IQR, Run, RunError, check_same_generation
+from plotting.tables import FLAG, NA, Table, fmt_spread, ms_format
 
 
 def check_comparable(a: Run, b: Run) -> None:
+    check_same_generation(a, b)
     model_a, model_b = a.workload.get("model"), b.workload.get("model")
     if model_a and model_b and model_a != model_b:
         raise RunError(
             f"{b.source} measured model {model_b!r} but {a.source} measured {model_a!r}; "
             f"B/A ratios need two runs of the same model"
         )
-
-
-def context(run: Run) -> dict[str, str]:
-    """What a run was measured on: the workload, the machine and the software versions, where stored."""
-    bench = run.machine.get("ckpt_bench") or {}
-    found = {
-        **run.workload,
-        "machine": run.machine.get("node"),
-        "cpu": (run.machine.get("cpu") or {}).get("brand_raw"),
-        "gpu": bench.get("cuda_device"),
-        "filesystem": (bench.get("ckpt_filesystem") or {}).get("fstype"),
-        "torch": bench.get("torch"),
-        "tensorstore": bench.get("tensorstore"),
-    }
-    return {k: str(v) for k, v in found.items() if v is not None}
 
 
 def differences(a: Run, b: Run) -> str:
@@ -58,15 +43,32 @@ def operations(a: Run, b: Run) -> list[str]:
     return [g for g in GROUPS if a.has(g) and b.has(g)]
 
 
+def ratio_range(a: Run, b: Run, group: str, method: str) -> tuple[float, float] | None:
+    """The B/A that the two runs' interquartile ranges allow: B's first quartile over A's third, B's third over A's
+    first. A range that spans 1 means the rounds do not tell the two apart."""
+    sa, sb = a.get(group, method), b.get(group, method)
+    if not (sa and sb and sa.spread == sb.spread == IQR and sa.low and sa.high):
+        return None
+    return sb.low / sa.high, sb.high / sa.low
+
+
+def fmt_range(r: tuple[float, float] | None) -> str:
+    return NA if r is None else f"{r[0]:.2f}-{r[1]:.2f}x"
+
+
 def compare_table(a: Run, b: Run) -> Table:
     ms = ms_format(a, b)
     rows = tuple(
-        (m, g, ms(median(a, g, m)), ms(median(b, g, m)), fmt_ratio(ratio(a, b, g, m)))
+        (m, g, ms(median(a, g, m)), fmt_spread(a.get(g, m)), ms(median(b, g, m)), fmt_spread(b.get(g, m)),
+         fmt_ratio(ratio(a, b, g, m)) + (f" {FLAG}" if noisy(a.get(g, m)) or noisy(b.get(g, m)) else ""),
+         fmt_range(ratio_range(a, b, g, m)))
         for g in operations(a, b)
         for m in methods(a, b)
     )
-    note = "B/A: B's median time over A's; below 1 B is faster, above 1 B is slower"
-    header = ("method", "operation", "A (ms)", "B (ms)", "B/A")
+    note = (f"B/A: B's median time over A's; below 1 B is faster, above 1 B is slower. IQR: the rounds' interquartile "
+            f"range / median; {FLAG}: A's or B's IQR is over {NOISY:.0%}, so the ratio is uncertain; range: B/A from "
+            f"the quartiles (B's Q1 / A's Q3 to B's Q3 / A's Q1): one that spans 1x does not tell A and B apart")
+    header = ("method", "operation", "A (ms)", "A IQR", "B (ms)", "B IQR", "B/A", "B/A range")
     return Table("B/A per method and operation", header, rows, note, left=(0, 1))
 
 
@@ -75,24 +77,4 @@ def compare_text(a: Run, b: Run) -> str:
 
 
 def compare_figure(a: Run, b: Run) -> Figure:
-    names = methods(a, b)
-    labels = [(a if m in a.methods else b).label(m) for m in names]
-    series = []
-    for g in operations(a, b):
-        values = [ratio(a, b, g, m) for m in names]
-        series.append(Series(g, COLORS[g], values, [fmt_ratio(v) for v in values]))
-    with rc_context(STYLE):
-        fig = Figure(figsize=(11, 1.5 + 0.35 * len(names) * len(series)), layout="constrained")
-        ax = fig.subplots()
-        ax.set_xscale("log", base=2)  # 0.5x and 2x sit equally far from 1x
-        barh(ax, labels, series, origin=1.0)
-        ax.axvline(1, color="#333333", linewidth=1)
-        ax.xaxis.set_major_locator(LogLocator(base=2))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}x"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("B/A of the median time (log scale): below 1x B is faster, above 1x B is slower")
-        ax.set_title("B/A per method and operation")
-        ax.legend(loc="lower right", bbox_to_anchor=(1, 1), ncols=len(series), frameon=False, fontsize=TEXT_SIZE)
-        heading = f"A: {a.source}\nB: {b.source}\ndiffers: {differences(a, b)}"
-        fig.suptitle(heading, x=0.01, ha="left", fontsize=TEXT_SIZE + 1)
-    return fig
+    return figures.panels_figure([panels.compare_panel(a, b)], panels.compare_heading(a, b), columns=1, width=11)

@@ -1,178 +1,148 @@
-"""The seed's four panels with matplotlib (save time, load time, size on disk, improvement vs the baseline),
-then efficiency vs the disk ceiling and peak memory."""
+"""The figures as PNG (matplotlib): panels.py's charts as grouped horizontal bars, two a row under a heading."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import textwrap
 
 from matplotlib import rc_context
 from matplotlib.figure import Figure  # a bare Figure renders with Agg and touches no pyplot/GUI state
-from matplotlib.ticker import StrMethodFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from bench.methods import BASELINE
-from plotting import analysis
-from plotting.runs import GROUPS, LOAD_COLD, LOAD_WARM, SAVE, Run
-from plotting.tables import (
-    EFFICIENCY_NOTE, FLAG, NA, NO_BASELINE, NO_CEILING, NO_PEAKS, NO_SIZES, baseline_label, ceiling_line,
-    fmt_efficiency, fmt_pct, headline, ms_format,
-)
+from plotting import panels
+from plotting.runs import Run
 
-COLORS = {SAVE: "#4C72B0", LOAD_COLD: "#DD8452", LOAD_WARM: "#F3BE94", "size": "#55A868"}
-CUDA_COLORS = {SAVE: "#8172B3", LOAD_COLD: "#C44E52", LOAD_WARM: "#E6A0A2"}  # beside COLORS' RSS bars
-SERIES_NAMES = {SAVE: "save", LOAD_COLD: "load (cold)", LOAD_WARM: "load (warm)"}
-TEXT_SIZE = 8
 DPI = 150
-STYLE = {"axes.titlelocation": "left", "axes.titleweight": "bold", "axes.spines.top": False, "axes.spines.right": False}
-
-
-@dataclass(frozen=True)
-class Series:
-    """One colour of bars: a value per category (None: not measured), its label and optional spread."""
-
-    name: str
-    color: str
-    values: list[float | None]
-    texts: list[str]
-    spreads: list[tuple[float, float] | None] | None = None
-
-
-def barh(ax, categories: list[str], series: list[Series], origin: float = 0.0) -> None:
-    """Grouped horizontal bars, first category on top, each bar labelled with its text past its end."""
-    height = 0.8 / len(series)
-    for i, s in enumerate(series):
-        ys = [y - 0.4 + height * (i + 0.5) for y in range(len(categories))]
-        shown = [(y, v) for y, v in zip(ys, s.values) if v is not None]
-        ax.barh([y for y, _ in shown], [v - origin for _, v in shown], height, left=origin, color=s.color, label=s.name)
-        for y, v, text, spread in zip(ys, s.values, s.texts, s.spreads or [None] * len(ys)):
-            v = origin if v is None else v  # an unmeasured bar: just its "n/a" text at the origin
-            low, high = spread or (v, v)
-            if spread:
-                ax.errorbar(v, y, xerr=[[v - low], [high - v]], fmt="none", ecolor="#333333", elinewidth=1, capsize=3)
-            right = v >= origin
-            ax.annotate(text, (high if right else low, y), xytext=(4 if right else -4, 0), textcoords="offset points",
-                        ha="left" if right else "right", va="center", fontsize=TEXT_SIZE)
-    ax.set_yticks(range(len(categories)), categories)
-    ax.set_ylim(len(categories) - 0.5, -0.5)
-    ax.margins(x=0.2)
-    ax.grid(axis="x", color="#dddddd", linewidth=0.8)
-    ax.set_axisbelow(True)
-
-
-def method_labels(run: Run) -> list[str]:
-    return [run.label(m) + (" (baseline)" if m == BASELINE else "") for m in run.methods]
-
-
-def _time_series(run: Run, group: str, name: str) -> Series:
-    ms = ms_format(run)
-    stats = [run.get(group, m) for m in run.methods]
-    return Series(
-        name,
-        COLORS[group],
-        [s.median * 1000 if s else None for s in stats],
-        [ms(s.median if s else None) + (f" {FLAG}" if analysis.noisy(s) else "") for s in stats],
-        [(s.low * 1000, s.high * 1000) if s and s.spread else None for s in stats],
-    )
-
-
-def _legend(ax) -> None:
-    """Above the plot, right of the (left-aligned) title: never over a bar."""
-    ax.legend(loc="lower right", bbox_to_anchor=(1, 1), ncols=2, frameon=False, fontsize=TEXT_SIZE)
-
-
-def _message(ax, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=10, color="#555555", transform=ax.transAxes)
-    ax.set_axis_off()
+TEXT_SIZE = 8  # bar texts, legends, footnote
+LABEL_SIZE = TEXT_SIZE + 1
+HEADING_SIZE = 12
+STYLE = {
+    "axes.titlelocation": "left", "axes.titleweight": "bold", "axes.spines.top": False, "axes.spines.right": False,
+    "axes.labelsize": LABEL_SIZE,
+}
+TITLE_PAD = 22  # points between a panel's title and its bars: the legend's line, in every panel so that titles align
+WIDTH = 15  # inches: two panels a row
+BAR = 0.17  # inches of one bar: room for its text
+LINE = 1.4  # a line's height over its font size
+CHAR = 0.62  # a character's average width over the font size, to wrap text to the room it has
+PANEL_ROOM = 1.2  # inches of a panel besides its bars and axis label: title, legend, tick labels
+CATEGORY_ROOM = 2.0  # inches of a panel's width taken by the category labels
+MESSAGE_BARS = 4  # the height, in bars, of a panel that only shows why it has no data
 
 
 def performance_figure(run: Run) -> Figure:
+    return panels_figure(panels.performance_panels(run), panels.heading(run), panels.footnote(run))
+
+
+def panels_figure(charts: list[panels.Panel], lines: list[str], footnote: str = "", columns: int = 2,
+                  width: float = WIDTH) -> Figure:
+    """The charts `columns` a row, each row as tall as its charts' bars need, under the heading (wrapped to the
+    figure's width, never clipped) and over the footnote."""
+    label_chars = _chars(width / columns - CATEGORY_ROOM, LABEL_SIZE)
+    rows = [charts[i:i + columns] for i in range(0, len(charts), columns)]
+    heights = [max(_height(p, label_chars) for p in row) for row in rows]
+    title = wrap_heading(lines, width)
+    note = wrap(footnote, _chars(width, TEXT_SIZE))
+    margins = _inches(title, HEADING_SIZE) + (_inches(note, TEXT_SIZE) if footnote else 0) + 0.3
     with rc_context(STYLE):  # read when each axes and title is made
-        fig = Figure(figsize=(15, 14), layout="constrained")
-        ax_save, ax_load, ax_size, ax_imp, ax_eff, ax_mem = fig.subplots(3, 2).flat
-        labels = method_labels(run)
-        _save_panel(ax_save, run, labels)
-        _load_panel(ax_load, run, labels)
-        _size_panel(ax_size, run, labels)
-        _improvement_panel(ax_imp, run)
-        _efficiency_panel(ax_eff, run, labels)
-        _memory_panel(ax_mem, run, labels)
-        fig.suptitle(f"Checkpoint save and load: {len(run.methods)} methods\n{headline(run)}", fontsize=13)
-        fig.supxlabel(_footnote(run), fontsize=TEXT_SIZE, color="#555555")
+        fig = Figure(figsize=(width, sum(heights) + margins), layout="constrained")
+        grid = fig.add_gridspec(len(rows), columns, height_ratios=heights)
+        axes = [fig.add_subplot(grid[i // columns, i % columns]) for i in range(len(charts))]
+        fig.suptitle(title, fontsize=HEADING_SIZE)
+        if footnote:
+            fig.supxlabel(note, fontsize=TEXT_SIZE, color="#555555")
+        placed = [(ax, draw(ax, panel, label_chars)) for ax, panel in zip(axes, charts)]
+        _fit_texts(fig, placed)
     return fig
 
 
-def _save_panel(ax, run: Run, labels: list[str]) -> None:
-    barh(ax, labels, [_time_series(run, SAVE, "save")])
-    ax.set(title="Save time", xlabel="median time per save (ms)")
-    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,g}"))
+def draw(ax, panel: panels.Panel, label_chars: int) -> list[tuple]:
+    """One panel on one axes; returns each bar text with the value it is anchored at and whether it reads rightwards."""
+    ax.set_title(panel.title, pad=TITLE_PAD)
+    ax.set_xlabel(wrap(panel.axis_label, label_chars))
+    if not panel.has_data:
+        ax.text(0.5, 0.5, wrap(panel.no_data, label_chars), ha="center", va="center", fontsize=10, color="#555555",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        return []
+    ax.set_xscale(panel.scale)
+    texts = _bars(ax, panel)
+    if panel.ticks:
+        low, high = ax.get_xlim()
+        ax.set_xlim(min(low, panel.ticks[0]), max(high, panel.ticks[-1]))
+        ax.xaxis.set_major_locator(FixedLocator(panel.ticks))
+        ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: panel.tick_format(x)))
+    if panel.reference is not None:
+        ax.axvline(panel.reference, color="#333333", linewidth=1)
+    if len(panel.series) > 1:  # in TITLE_PAD: never over the title or a bar
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1), ncols=len(panel.series), frameon=False, fontsize=TEXT_SIZE,
+                  borderaxespad=0.2)
+    return texts
 
 
-def _load_panel(ax, run: Run, labels: list[str]) -> None:
-    series = [_time_series(run, LOAD_COLD, "cold: page cache evicted")]
-    if run.has(LOAD_WARM):
-        series.append(_time_series(run, LOAD_WARM, "warm: in page cache"))
-    barh(ax, labels, series)
-    ax.set(title="Load time", xlabel="median time per load (ms)")
-    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,g}"))
-    _legend(ax)
+def _bars(ax, panel: panels.Panel) -> list[tuple]:
+    """Grouped horizontal bars, first category on top, each with its text past its end (an unmeasured one: at the
+    origin) and its spread as whiskers."""
+    height = 0.8 / len(panel.series)
+    texts = []
+    for i, s in enumerate(panel.series):
+        ys = [y - 0.4 + height * (i + 0.5) for y in range(len(panel.categories))]
+        shown = [(y, v) for y, v in zip(ys, s.values) if v is not None]
+        ax.barh([y for y, _ in shown], [v - panel.origin for _, v in shown], height, left=panel.origin,
+                color=s.color, label=s.name)
+        for y, v, text, spread in zip(ys, s.values, s.texts, s.spreads or [None] * len(ys)):
+            v = panel.origin if v is None else v
+            low, high = spread or (v, v)
+            if spread:
+                ax.errorbar(v, y, xerr=[[v - low], [high - v]], fmt="none", ecolor="#333333", elinewidth=1, capsize=3)
+            right = v >= panel.origin
+            end = high if right else low
+            label = ax.annotate(text, (end, y), xytext=(4 if right else -4, 0), textcoords="offset points",
+                                ha="left" if right else "right", va="center", fontsize=TEXT_SIZE)
+            texts.append((label, end, right))
+    ax.set_yticks(range(len(panel.categories)), panel.categories)
+    ax.set_ylim(len(panel.categories) - 0.5, -0.5)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.8)
+    ax.set_axisbelow(True)
+    return texts
 
 
-def _size_panel(ax, run: Run, labels: list[str]) -> None:
-    ax.set_title("Size on disk")
-    sizes = [analysis.disk_bytes(run, m) for m in run.methods]
-    if all(b is None for b in sizes):
-        return _message(ax, f"{NA}: {NO_SIZES}")
-    unit, div = analysis.size_unit(b for b in sizes if b is not None)
-    values = [None if b is None else b / div for b in sizes]
-    barh(ax, labels, [Series("size", COLORS["size"], values, [NA if v is None else f"{v:.2f}" for v in values])])
-    ax.set_xlabel(f"size on disk ({unit}, allocated blocks)")
+def _fit_texts(fig: Figure, placed: list[tuple]) -> None:
+    """Widen each value axis until every bar's text lies inside its panel; how wide a text is against its panel is
+    only known once the layout has sized them, hence after a draw."""
+    fig.draw_without_rendering()
+    for ax, texts in placed:
+        if not texts:
+            continue
+        scale, room = ax.xaxis.get_transform(), ax.bbox.width
+        s0, s1 = scale.transform(list(ax.get_xlim()))
+        needs = [(scale.transform([end])[0], min(t.get_window_extent().width + 12, room / 2), right)
+                 for t, end, right in texts]
+        for _ in range(4):  # widening one side moves the texts of the other: a few rounds settle both
+            s1 = max([s1, *(s0 + (at - s0) * room / (room - w) for at, w, right in needs if right)])
+            s0 = min([s0, *(s1 - (s1 - at) * room / (room - w) for at, w, right in needs if not right)])
+        ax.set_xlim(*scale.inverted().transform([s0, s1]))
 
 
-def _improvement_panel(ax, run: Run) -> None:
-    base = baseline_label(run)
-    ax.set_title(f"Improvement vs {base} baseline")
-    others, improvements = analysis.improvement_series(run)
-    if not others:
-        return _message(ax, f"{NA}: {NO_BASELINE}")
-    series = [Series(SERIES_NAMES[g], COLORS[g], values, [fmt_pct(v) for v in values]) for g, values in improvements]
-    barh(ax, [run.label(m) for m in others], series)
-    ax.axvline(0, color="#333333", linewidth=1)
-    ax.set_xlabel(f"% less time than {base} (positive = faster)")
-    _legend(ax)
+def _height(panel: panels.Panel, label_chars: int) -> float:
+    bars = panel.bars if panel.has_data else MESSAGE_BARS
+    return PANEL_ROOM + _inches(wrap(panel.axis_label, label_chars), LABEL_SIZE) + bars * BAR / 0.8
 
 
-def _efficiency_panel(ax, run: Run, labels: list[str]) -> None:
-    ax.set_title("Efficiency vs the disk ceiling")
-    if not run.ceiling:
-        return _message(ax, f"{NA}: {NO_CEILING}")
-    series = []
-    for group in (g for g in GROUPS if run.has(g)):
-        values = [analysis.efficiency(run, group, m) for m in run.methods]
-        pcts = [None if v is None else v * 100 for v in values]
-        series.append(Series(SERIES_NAMES[group], COLORS[group], pcts, [fmt_efficiency(v) for v in values]))
-    barh(ax, labels, series)
-    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:g}%"))
-    ceiling = ceiling_line(run).replace(": ", ":\n", 1)  # the times on a line of their own: the panel is narrow
-    ax.set_xlabel(f"{EFFICIENCY_NOTE}\n{ceiling}", fontsize=TEXT_SIZE + 1)
-    _legend(ax)
+def wrap_heading(lines: list[str], width: float) -> str:
+    """A figure's heading, wrapped to its width in inches."""
+    return wrap("\n".join(lines), _chars(width, HEADING_SIZE))
 
 
-def _memory_panel(ax, run: Run, labels: list[str]) -> None:
-    ax.set_title("Peak memory per operation")
-    if not analysis.peak_keys(run):
-        return _message(ax, f"{NA}: {NO_PEAKS}")
-    unit, div, peaks = analysis.peak_series(run)
-    series = []
-    for name, group, peak_bytes in peaks:
-        values = [None if b is None else b / div for b in peak_bytes]
-        color = (CUDA_COLORS if name == "CUDA" else COLORS)[group]
-        texts = [NA if v is None else f"{v:.2f}" for v in values]
-        series.append(Series(f"{SERIES_NAMES[group]} {name}", color, values, texts))
-    barh(ax, labels, series)
-    ax.set_xlabel(f"peak above the level before the operation ({unit}), one untimed round")
-    _legend(ax)
+def wrap(text: str, chars: int) -> str:
+    """Every line of text broken at spaces to at most `chars` characters."""
+    parts = (textwrap.wrap(line, chars, break_on_hyphens=False) or [""] for line in text.split("\n"))
+    return "\n".join(part for lines in parts for part in lines)
 
 
-def _footnote(run: Run) -> str:
-    spreads = sorted({s.spread for s in run.stats.values() if s.spread})
-    whiskers = f"; whiskers: {' or '.join(spreads)} of the rounds" if spreads else ""
-    flag = f"; {FLAG}: the rounds' IQR is over {analysis.NOISY:.0%} of their median"
-    return f"bars: medians of the rounds{whiskers}{flag}; load-cold: page cache evicted before every round"
+def _chars(inches: float, points: float) -> int:
+    return int(inches * 72 / (points * CHAR))
+
+
+def _inches(text: str, points: float) -> float:
+    """The height of the text's lines."""
+    return (text.count("\n") + 1) * points * LINE / 72

@@ -1,4 +1,4 @@
-"""The regression gate (issue 5): did a method get slower from BASELINE to CURRENT, beyond a noisy machine's drift?
+"""The regression gate: did a method get slower from BASELINE to CURRENT, beyond a noisy machine's drift?
 
 Each run's rounds are divided by a reference measured in the same run (the disk ceiling, or the pytorch
 method), so that a machine that is slower as a whole cancels out. Each side may be several runs of the same
@@ -16,7 +16,7 @@ from statistics import median
 
 from scipy.stats import mannwhitneyu
 
-from plotting.runs import CEILING_OPS, GROUPS, WORKLOAD, Run, RunError
+from plotting.runs import CEILING_OPS, GROUPS, WORKLOAD, Run, RunError, check_same_generation
 from plotting.tables import Table, fmt_pct
 
 CEILING, REFERENCE, NONE, AUTO = "ceiling", "pytorch", "none", "auto"
@@ -76,6 +76,7 @@ def check_gateable(runs: Sequence[Run]) -> None:
 
 
 def _check_pair(base: Run, cur: Run) -> None:
+    check_same_generation(base, cur)
     for key in WORKLOAD:
         a, b = base.workload.get(key), cur.workload.get(key)
         if a != b:

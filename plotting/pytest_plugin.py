@@ -1,16 +1,17 @@
-"""The seed's tables at the end of `pytest bench/ --benchmark-only`, from the run's own stored JSON (SPEC §6)."""
+"""The seed's tables at the end of `pytest bench/ --benchmark-only`, from the run's own stored JSON."""
 from __future__ import annotations
 
 import pytest
 
 from plotting import sweep
-from plotting.runs import RunError, parse_run
+from plotting.runs import GROUPS, RunError, parse_run
 from plotting.tables import report_text
 
 RUN_JSON = pytest.StashKey[dict]()
 
 
-@pytest.hookimpl(optionalhook=True)  # optional: pytest-benchmark may be disabled (-p no:benchmark)
+# optional: pytest-benchmark may be disabled (-p no:benchmark); last: after the suite has added its own fields
+@pytest.hookimpl(optionalhook=True, trylast=True)
 def pytest_benchmark_update_json(config, output_json):
     """pytest-benchmark hands every JSON it writes (--benchmark-autosave/-save/-json) here, complete."""
     config.stash[RUN_JSON] = output_json
@@ -22,11 +23,13 @@ def pytest_terminal_summary(terminalreporter, config):
     if output is None:
         return  # no benchmark stored: e.g. `pytest tests/`, or --benchmark-disable
     terminalreporter.write_sep("=", "ckpt-bench comparison")
-    swept = sweep.points(output)
     try:
-        terminalreporter.write(report_text(parse_run(output, source="this run")))
+        swept = sweep.points(output)
+        run = None if swept and not any(b.get("group") in GROUPS for b in output["benchmarks"]) else output
+        if run is not None:
+            terminalreporter.write(report_text(parse_run(run, source="this run")))
     except RunError as e:
-        if not swept:  # a sweep-only run has its own summary below
-            terminalreporter.write_line(f"no comparison tables: {e}")
+        terminalreporter.write_line(f"no comparison tables: {e}")
+        return
     if swept:
         terminalreporter.write_line(sweep.best_text(swept))

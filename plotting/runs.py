@@ -1,4 +1,5 @@
-"""Stored runs (SPEC §5): read pytest-benchmark JSON, check it, index it by (group, method)."""
+"""Stored runs: read pytest-benchmark JSON, check it against the stored record (runschema), index it by (group,
+method)."""
 from __future__ import annotations
 
 import json
@@ -6,18 +7,13 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.methods import REGISTRY
+from runschema import CEILING, CEILING_OPS, GROUPS, LOAD_COLD, LOAD_WARM, SAVE, WORKLOAD, Record, RecordError, check_version
 
-SAVE, LOAD_COLD, LOAD_WARM = "save", "load-cold", "load-warm"
-GROUPS = (SAVE, LOAD_COLD, LOAD_WARM)
 REQUIRED = (SAVE, LOAD_COLD)
-CEILING = "ceiling"
-# bench/ceiling.py PAIRS, restated: importing it would load torch into every report
-CEILING_OPS = {SAVE: "write", LOAD_COLD: "read-cold", LOAD_WARM: "read-warm"}
-WORKLOAD = ("model", "dtype", "device", "durability")  # benchmarks that differ here measured different things
 IQR = "interquartile range"
 SPREADS = (("q1", "q3", IQR), ("min", "max", "min to max"))  # preferred first
 RUN_HINT = "run `pytest bench/ --benchmark-only` to store one"
+__all__ = ["CEILING_OPS", "GROUPS", "LOAD_COLD", "LOAD_WARM", "SAVE", "WORKLOAD"]  # re-exported for the reports
 
 
 class RunError(Exception):
@@ -33,7 +29,7 @@ class Stat:
     high: float | None = None
     spread: str | None = None  # what low..high is, e.g. "interquartile range"
     rounds: int | None = None
-    info: dict = field(default_factory=dict)
+    record: Record = field(default_factory=Record)
     data: tuple[float, ...] | None = None  # every round, when the run was stored with --benchmark-save-data
 
     @property
@@ -48,13 +44,18 @@ class Run:
     stats: dict[tuple[str, str], Stat]  # (group, method id) -> Stat
     machine: dict = field(default_factory=dict)
     ceiling: dict[str, Stat] = field(default_factory=dict)  # op ("write", "read-cold", "read-warm") -> Stat
+    commit: dict = field(default_factory=dict)  # pytest-benchmark's commit_info of the first file
+    when: str | None = None  # pytest-benchmark's datetime of the first file
 
     @property
     def methods(self) -> tuple[str, ...]:
-        """Registry order for known ids (comparable across runs), then the others as stored."""
-        known = list(REGISTRY)
-        ids = dict.fromkeys(m for _, m in self.stats)
-        return tuple(sorted(ids, key=lambda m: known.index(m) if m in known else len(known)))
+        """In the order the run measured them (the registry's, for a run of the suite)."""
+        return tuple(dict.fromkeys(m for _, m in self.stats))
+
+    @property
+    def file_names(self) -> str:
+        """The run's files without their directories, for headings."""
+        return ", ".join(Path(s).name for s in self.source.split(" + "))
 
     def get(self, group: str, method: str) -> Stat | None:
         return self.stats.get((group, method))
@@ -62,22 +63,26 @@ class Run:
     def has(self, group: str) -> bool:
         return any(g == group for g, _ in self.stats)
 
-    def infos(self, method: str) -> list[dict]:
-        """The method's extra_info dicts, save's first: the checkpoint the save wrote."""
-        return [s.info for g in GROUPS if (s := self.get(g, method))]
+    def records(self, method: str) -> list[Record]:
+        """The method's records, save's first: the checkpoint the save wrote."""
+        return [s.record for g in GROUPS if (s := self.get(g, method))]
 
     def label(self, method: str) -> str:
-        stored = next((i["label"] for i in self.infos(method) if isinstance(i.get("label"), str)), None)
-        return stored or (REGISTRY[method].label if method in REGISTRY else method)
+        return self.info("label", method) or method
 
     def info(self, key: str, method: str | None = None):
-        """The first stored value of an extra_info key, for one method or the whole run (None if absent)."""
-        infos = self.infos(method) if method else [s.info for s in self.stats.values()]
-        return next((i[key] for i in infos if i.get(key) is not None), None)
+        """The first stored value of a record field, for one method or the whole run (None if absent)."""
+        records = self.records(method) if method else [s.record for s in self.stats.values()]
+        return next((v for r in records if (v := getattr(r, key)) is not None), None)
 
     @property
     def workload(self) -> dict:
         return {k: v for k in WORKLOAD if (v := self.info(k)) is not None}
+
+    @property
+    def generation(self) -> int | None:
+        """What its timings mean (runschema.GENERATION); every benchmark of a run shares it."""
+        return next(iter(self.stats.values())).record.generation if self.stats else None
 
 
 def newest_run(storage: Path) -> Path:
@@ -140,17 +145,21 @@ def _build(files: list[tuple[str, object]]) -> Run:
             group = entry.get("group")
             if group not in (*GROUPS, CEILING):
                 continue  # other groups are not part of these reports
-            key = (group, _id(entry, "op" if group == CEILING else "method", f"{source}: benchmark #{i}"))
+            record = read_record(entry, f"{source}: benchmark #{i}")
+            key = (group, benchmark_id(entry, record, group, f"{source}: benchmark #{i}"))
+            stat = read_stat(entry, record, f"{source}: {key[0]} of {key[1]}")
             if key in origin:
-                _check_one_workload([*stats.values(), *ceiling.values(), _stat(entry, source)], source)
+                _check_one_workload([*stats.values(), *ceiling.values(), stat], source)
                 raise RunError(f"{source}: {key[0]} of {key[1]} is also in {origin[key]}; pass each method's run once")
-            stat, origin[key] = _stat(entry, f"{source}: {key[0]} of {key[1]}"), source
+            origin[key] = source
             if group == CEILING:
                 ceiling[key[1]] = stat
             else:
                 stats[key] = stat
-    machine = files[0][1].get("machine_info")
-    run = Run(" + ".join(s for s, _ in files), stats, machine if isinstance(machine, dict) else {}, ceiling)
+    first = files[0][1]
+    machine, commit = (d if isinstance(d := first.get(k), dict) else {} for k in ("machine_info", "commit_info"))
+    when = first.get("datetime") if isinstance(first.get("datetime"), str) else None
+    run = Run(" + ".join(s for s, _ in files), stats, machine, ceiling, commit, when)
     groups = sorted({g for g, _ in stats})
     for group in REQUIRED:
         if not run.has(group):
@@ -163,35 +172,57 @@ def _build(files: list[tuple[str, object]]) -> Run:
 
 
 def _check_one_workload(stats: list[Stat], source: str) -> None:
-    for key in WORKLOAD:
-        values = sorted({str(v) for s in stats if (v := s.info.get(key)) is not None})
+    for key in (*WORKLOAD, "generation"):
+        values = sorted({str(v) for s in stats if (v := getattr(s.record, key)) is not None})
         if len(values) > 1:
+            what = "schema generations" if key == "generation" else key
             raise RunError(
-                f"{source}: mixes runs of {key} {' and '.join(values)}; one report shows one workload, "
+                f"{source}: mixes runs of {what} {' and '.join(values)}; one report shows one workload, "
                 f"use `python -m plotting --compare A.json B.json` to set two side by side"
             )
 
 
-def _id(entry: dict, key: str, where: str) -> str:
-    """A method benchmark's method id, or a ceiling benchmark's op: extra_info's, else the param."""
-    info = entry.get("extra_info") if isinstance(entry.get("extra_info"), dict) else {}
-    found = info.get(key) or entry.get("param")
-    if not isinstance(found, str) or not found:
-        noun = "op" if key == "op" else "method id"
-        raise RunError(f"{where}: no {noun} (neither 'param' nor extra_info.{key}); the run file is corrupt")
-    return found
+def check_same_generation(a: Run, b: Run) -> None:
+    """Two runs whose timings mean the same thing (runschema.GENERATION), else one line."""
+    if a.generation != b.generation:
+        raise RunError(
+            f"{a.source} and {b.source} were stored by versions of ckpt-bench whose timings differ in meaning "
+            f"(schema generations {a.generation} and {b.generation}); rerun the older one with this version"
+        )
+
+
+def benchmark_id(entry: dict, record: Record, group: str, where: str) -> str:
+    """A method benchmark's method id, or a ceiling benchmark's op: the record's, else the params' (plain strings
+    since schema 2), else pytest's param id (schema 1)."""
+    key = "op" if group == CEILING else "method"
+    params = entry.get("params") if isinstance(entry.get("params"), dict) else {}
+    for candidate in (getattr(record, key), params.get(key), entry.get("param")):
+        if isinstance(candidate, str) and candidate and not candidate.startswith("UNSERIALIZABLE"):
+            return candidate
+    noun = "op" if key == "op" else "method id"
+    raise RunError(f"{where}: no {noun} (neither extra_info.{key} nor params.{key}); the run file is corrupt")
 
 
 def _number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _stat(entry: dict, where: str) -> Stat:
-    stats, info = entry.get("stats"), entry.get("extra_info") or {}
+def read_record(entry: dict, where: str) -> Record:
+    try:
+        record = Record.from_json(entry.get("extra_info") or {})
+    except RecordError as e:
+        raise RunError(f"{where}: {e}; the run file is corrupt") from None
+    try:
+        check_version(record.schema_version, where)
+    except RecordError as e:
+        raise RunError(str(e)) from None
+    return record
+
+
+def read_stat(entry: dict, record: Record, where: str) -> Stat:
+    stats = entry.get("stats")
     if not isinstance(stats, dict) or not _number(stats.get("median")) or stats["median"] <= 0:
         raise RunError(f"{where}: no positive stats.median; the run file is corrupt")
-    if not isinstance(info, dict):
-        raise RunError(f"{where}: extra_info is not a JSON object; the run file is corrupt")
     low, high, spread = next(
         ((stats[a], stats[b], name) for a, b, name in SPREADS if _number(stats.get(a)) and _number(stats.get(b))),
         (None, None, None),
@@ -201,4 +232,4 @@ def _stat(entry: dict, where: str) -> Stat:
         raise RunError(f"{where}: stats.data is not a list of round times; the run file is corrupt")
     data = tuple(data) if data else None
     rounds = stats.get("rounds") if _number(stats.get("rounds")) else len(data) if data else None
-    return Stat(stats["median"], low, high, spread, rounds, info, data)
+    return Stat(stats["median"], low, high, spread, rounds, record, data)

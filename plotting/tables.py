@@ -1,12 +1,12 @@
-"""The seed's tables, the rankings and the recommendations, as terminal text and as markdown (SPEC §6)."""
+"""The seed's tables, the rankings and the recommendations, as terminal text and as markdown."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from bench.methods import BASELINE
 from plotting import analysis
+from plotting.context import context_lines
 from plotting.runs import CEILING_OPS, GROUPS, LOAD_COLD, LOAD_WARM, SAVE, Run, Stat
+from runschema import BASELINE
 
 NA = "n/a"
 GROUP_NAMES = {SAVE: "save", LOAD_COLD: "load", LOAD_WARM: "load-warm"}  # the seed calls load-cold "load"
@@ -17,6 +17,10 @@ NO_CEILING = "the run has no 'ceiling' group; run `pytest bench/ --benchmark-onl
 NO_PEAKS = "the run stores no peak_rss_bytes"
 CEILING_WHAT = "the same bytes, one file, one sequential write or read"
 EFFICIENCY_NOTE = "efficiency = ceiling median / method median; 100% = as fast as the disk allows"
+NO_CPU = "the run stores no CPU time (made before ckpt-bench recorded it)"
+CPU_NOTE = ("CPU: user + system seconds of the whole process per round (median), every thread counted; "
+            "cores = CPU / wall time: near the core count, the method is bound by the processor; "
+            "well under 1, it waits on the disk")
 PEAK_NOTE = "peak memory above the level before the operation (RSS: resident; CUDA: allocated), in one untimed round"
 FLAG = "!"
 SPREAD_LEGEND = (
@@ -64,6 +68,12 @@ def ms_format(*runs: Run):
     return lambda seconds: NA if seconds is None else f"{seconds * 1000:.{decimals}f}"
 
 
+def fmt_ms(seconds: float) -> str:
+    """Three significant digits, without an exponent: 0.126, 52.5, 1,910."""
+    ms = seconds * 1000
+    return f"{ms:,.0f}" if ms >= 100 else f"{ms:.3g}"
+
+
 def fmt_pct(pct: float | None) -> str:
     return NA if pct is None else f"{pct:+.1f}%"
 
@@ -87,7 +97,7 @@ def fmt_spread(stat: Stat | None) -> str:
 def ceiling_line(run: Run) -> str:
     """The disk's own median time and GB/s for each ceiling operation the run measured, in one line."""
     ops = [(op, stat) for op in CEILING_OPS.values() if (stat := run.ceiling.get(op))]
-    parts = [f"{op} {stat.median * 1000:.3g} ms = {fmt_num(analysis.gbps(stat), '.3g')} GB/s" for op, stat in ops]
+    parts = [f"{op} {fmt_ms(stat.median)} ms = {fmt_num(analysis.gbps(stat), '.3g')} GB/s" for op, stat in ops]
     return f"disk ceiling ({CEILING_WHAT}): {' · '.join(parts)}"
 
 
@@ -104,7 +114,7 @@ def headline(run: Run) -> str:
     if logical:
         unit, div = analysis.size_unit([logical])
         parts.append(f"{logical / div:.2f} {unit} of weights")
-    return " · ".join(parts + [", ".join(Path(s).name for s in run.source.split(" + "))])
+    return " · ".join(parts + [run.file_names])
 
 
 def comparison_table(run: Run) -> Table:
@@ -175,6 +185,21 @@ def memory_table(run: Run) -> Table:
     return Table(title, header, rows, PEAK_NOTE)
 
 
+def cpu_table(run: Run) -> Table:
+    title = "CPU Time per Operation"
+    groups = [g for g in GROUPS if any(analysis.cpu_seconds(run, g, m) is not None for m in run.methods)]
+    if not groups:
+        return Table(title, (), (), f"{NA}: {NO_CPU}")
+    ms = ms_format(run)
+    rows = tuple(
+        (m, *(cell for g in groups for cell in (ms(analysis.cpu_seconds(run, g, m)),
+                                                fmt_num(analysis.cores_busy(run, g, m)))))
+        for m in run.methods
+    )
+    header = ("method", *(h for g in groups for h in (f"{GROUP_NAMES[g]} CPU (ms)", f"{GROUP_NAMES[g]} cores")))
+    return Table(title, header, rows, CPU_NOTE)
+
+
 def spread_table(run: Run) -> Table:
     rows = tuple((m, *(fmt_spread(run.get(g, m)) for g in GROUPS)) for m in run.methods)
     if run.ceiling:  # the ceiling's write / read-cold / read-warm under save / load / load-warm
@@ -185,7 +210,7 @@ def spread_table(run: Run) -> Table:
 def tables(run: Run) -> list[Table]:
     return [
         comparison_table(run), improvement_table(run), ranking_table(run, SAVE), ranking_table(run, LOAD_COLD),
-        efficiency_table(run), memory_table(run), spread_table(run),
+        efficiency_table(run), memory_table(run), cpu_table(run), spread_table(run),
     ]
 
 
@@ -232,6 +257,7 @@ def report_text(run: Run) -> str:
 
 
 def report_markdown(run: Run) -> str:
-    parts = [f"# Checkpoint comparison\n\n{headline(run)}\n", *(t.markdown() for t in tables(run))]
+    measured = "\n".join(["## Where and how it was measured", "", *context_lines(run), ""])
+    parts = [f"# Checkpoint comparison\n\n{headline(run)}\n", measured, *(t.markdown() for t in tables(run))]
     parts.append("\n".join(["## Recommendations", "", *(f"- {r}" for r in recommendations(run)), ""]))
     return "\n".join(parts)

@@ -8,9 +8,13 @@ from pathlib import Path
 DATA = Path(__file__).parent / "data"
 TINY = DATA / "tiny_run.json"  # `pytest bench/ --benchmark-only --ckpt-model tiny --benchmark-save-data`
 TINY_NOFSYNC = DATA / "tiny_run_nofsync.json"  # the same with --ckpt-durability none
+# Runs on one NVIDIA H200 (README, CUDA): tiny with every method, small with the six and with seven others, and the
+# openllama-3b workload with five methods; stored before params were plain strings (schema 1)
+CUDA_RUNS = sorted((DATA / "cuda").glob("*.json"))
+CUDA_SMALL = DATA / "cuda" / "cuda-h200-small-six.json"
 SIX = ("pytorch", "tensorstore", "t5x", "ts+concurrency", "ts+chunks", "ts+compression")
 
-# seed/6way_comparison_guide.md, "6-Way Comparison Table": save ms, load ms, size GB (GiB: SPEC §4)
+# The original guide's "6-Way Comparison Table" (docs/original-guide.md): save ms, load ms, size GB (binary GiB)
 SEED_TABLE = {
     "pytorch": (5947.0, 3602.0, 2.73),
     "tensorstore": (143118.0, 17530.0, 2.58),

@@ -1,15 +1,16 @@
-"""A real run of the benchmark suite on the tiny preset, and what it stores (SPEC §5)."""
+"""A real run of the benchmark suite on the tiny preset, and what it stores (README: What is measured, Stored)."""
+import signal
+from dataclasses import fields
+
 import pytest
 
 from bench.methods import DEFAULT_METHODS
-from tests.helpers import load_run, run_bench, stored_runs
+from runschema import SCHEMA_VERSION, Record
+from tests.helpers import load_run, run_bench, stored_runs, usage_line
 
 GROUPS = ("save", "load-cold", "load-warm")
 CEILING_OPS = ("write", "read-cold", "read-warm")
-EXTRA_FIELDS = {
-    "method", "label", "model", "dtype", "device", "n_tensors", "logical_bytes",
-    "disk_bytes", "apparent_bytes", "n_files", "durability", "throughput_gbps",
-}
+EXTRA_FIELDS = {f.name for f in fields(Record)}
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,8 @@ def tiny_run(tmp_path_factory):
     storage = tmp_path_factory.mktemp("storage")
     ckpt_dir = tmp_path_factory.mktemp("ckpt")
     (ckpt_dir / "user-file.txt").write_text("not the suite's")
-    proc = run_bench("--ckpt-model", "tiny", "--ckpt-dir", str(ckpt_dir), "--benchmark-save-data", storage=storage)
+    proc = run_bench("--ckpt-model", "tiny", "--ckpt-dir", str(ckpt_dir), "--benchmark-save-data", "--benchmark-warmup=on",
+                     "--benchmark-group-by=param:method", storage=storage)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return storage, ckpt_dir, proc
 
@@ -30,7 +32,7 @@ def run(tiny_run):
 
 
 def by_group(run) -> dict:
-    return {(b["group"], b["param"]): b for b in run["benchmarks"]}
+    return {(b["group"], b["params"].get("op") or b["params"]["method"]): b for b in run["benchmarks"]}
 
 
 def test_stores_six_methods_times_three_groups_and_the_ceiling(run):
@@ -38,20 +40,31 @@ def test_stores_six_methods_times_three_groups_and_the_ceiling(run):
     assert sorted(by_group(run)) == sorted(expected)
 
 
-def test_every_benchmark_records_the_spec_fields(run):
+def test_every_benchmark_has_plain_string_params_naming_its_method(run):
+    for b in run["benchmarks"]:
+        if b["group"] == "ceiling":
+            assert b["params"] == {"method": "ceiling", "op": b["extra_info"]["op"]}
+        else:
+            assert b["params"] == {"method": b["extra_info"]["method"]}
+
+
+def test_every_benchmark_records_the_stored_fields(run):
     for b in run["benchmarks"]:
         e = b["extra_info"]
-        assert EXTRA_FIELDS <= set(e), EXTRA_FIELDS - set(e)
+        assert EXTRA_FIELDS == set(e), EXTRA_FIELDS ^ set(e)
+        assert Record.from_json(e).to_json() == e
+        assert e["schema_version"] == SCHEMA_VERSION
         assert (e["model"], e["dtype"], e["device"], e["durability"]) == ("tiny", "float32", "cpu", "fsync")
         assert e["n_tensors"] == 21 and e["logical_bytes"] == 908_544
         assert b["stats"]["rounds"] == 3 and len(b["stats"]["data"]) == 3
         assert e["throughput_gbps"] == pytest.approx(e["logical_bytes"] / b["stats"]["median"] / 1e9)
         assert e["disk_bytes"] % 512 == 0 and e["apparent_bytes"] > 0
         assert e["peak_rss_bytes"] >= 0 and e["peak_cuda_bytes"] is None
+        assert e["cpu_user_s"] >= 0 and e["cpu_system_s"] >= 0
         if b["group"] == "ceiling":
-            assert (e["method"], e["op"]) == ("ceiling", b["param"])
+            assert e["method"] == "ceiling" and e["config"] is None
         else:
-            assert e["method"] == b["param"] and e["config"]["id"] == b["param"] and e["efficiency"] > 0
+            assert e["config"]["id"] == e["method"] and e["efficiency"] > 0
 
 
 def test_sizes_and_file_counts_make_sense(run):
@@ -64,10 +77,19 @@ def test_sizes_and_file_counts_make_sense(run):
     assert save["tensorstore"]["apparent_bytes"] == save["ts+concurrency"]["apparent_bytes"]
 
 
-def test_machine_info_names_the_versions_and_the_checkpoint_disk(run, tiny_run):
+def test_machine_info_identifies_the_machine_and_nothing_volatile(run, tiny_run):
     info = run["machine_info"]["ckpt_bench"]
-    assert {"torch", "tensorstore", "transformers", "cuda_device", "ckpt_filesystem", "ckpt_free_bytes"} <= set(info)
+    assert {"torch", "tensorstore", "transformers", "cuda_device", "ckpt_filesystem", "torch_threads",
+            "torch_interop_threads", "omp_num_threads", "cpus_usable", "cgroup_cpu_cores", "cgroup_memory_bytes"} <= set(info)
     assert info["ckpt_dir"] == str(tiny_run[1])
+    assert "ckpt_free_bytes" not in info and "hz_actual" not in run["machine_info"].get("cpu", {})
+    assert run["ckpt_bench"]["schema_version"] == SCHEMA_VERSION and run["ckpt_bench"]["ckpt_free_bytes"] > 0
+
+
+def test_the_run_says_what_it_ignores_and_names_each_benchmark_with_its_time(tiny_run):
+    lines = tiny_run[2].stdout.splitlines()
+    assert sum("ckpt-bench: warning: --benchmark-warmup ignored" in line for line in lines) == 1
+    assert any("bench/test_checkpoint.py::test_save[pytorch] PASSED in " in line for line in lines)
 
 
 def test_leaves_only_the_users_files_in_ckpt_dir(tiny_run):
@@ -76,13 +98,29 @@ def test_leaves_only_the_users_files_in_ckpt_dir(tiny_run):
     assert (ckpt_dir / "user-file.txt").read_text() == "not the suite's"
 
 
-def test_compare_against_a_stored_run(tiny_run):
+def test_compare_against_a_stored_run_without_a_machine_info_warning(tiny_run):
     storage, ckpt_dir, _ = tiny_run
     proc = run_bench("--ckpt-model", "tiny", "--ckpt-dir", str(ckpt_dir), "--ckpt-methods", "pytorch,ts+chunks",
                      "--benchmark-compare=0001", "--benchmark-compare-fail=median:100000%", storage=storage)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "0001" in proc.stdout and "NOW" in proc.stdout
+    assert "machine_info is different" not in proc.stdout + proc.stderr
     assert len(stored_runs(storage)) == 2
+
+
+def test_tests_alone_install_no_signal_handler_and_leave_matplotlib_alone():
+    """This process is `pytest tests/`: the suite's plugins are loaded, no benchmark has run in it."""
+    import matplotlib
+
+    assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.SIG_IGN)
+    raw = dict.__getitem__  # reading rcParams["backend"] would itself pick a backend
+    assert raw(matplotlib.rcParams, "backend") == raw(matplotlib.rcParamsOrig, "backend")
+
+
+def test_another_os_stops_before_any_benchmark_with_one_line(tmp_path):
+    proc = run_bench("--ckpt-model", "tiny", "--ckpt-dir", str(tmp_path), "-p", "tests.fake_platform",
+                     storage=tmp_path / "storage")
+    assert "ckpt-bench needs Linux" in usage_line(proc) and "this is darwin" in usage_line(proc)
 
 
 def test_a_method_that_does_not_round_trip_fails_and_stores_no_number(tmp_path):
@@ -91,5 +129,5 @@ def test_a_method_that_does_not_round_trip_fails_and_stores_no_number(tmp_path):
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert "corrupting: 1 tensors did not round-trip bitwise" in proc.stdout
     (path,) = stored_runs(tmp_path / "storage")
-    assert sorted(b["param"] for b in load_run(path)["benchmarks"] if b["group"] != "ceiling") == ["pytorch"] * 3
+    assert sorted(b["params"]["method"] for b in load_run(path)["benchmarks"] if b["group"] != "ceiling") == ["pytorch"] * 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["storage"]

@@ -1,14 +1,15 @@
-"""The hardware ceiling, efficiency and peak memory (issue 4)."""
+"""The hardware ceiling, efficiency and peak memory."""
 import pytest
 
-from bench.ceiling import add_efficiency
+from runschema import add_efficiency
 from tests.helpers import load_run, run_bench, stored_runs
 
 HOG_MB = 200e6  # tests/fake_methods.py touches 200 MiB (importing it here would register its methods)
 
 
 def bench(group, param, median):
-    return {"group": group, "param": param, "stats": {"median": median}, "extra_info": {}}
+    info = {"method": "ceiling", "op": param} if group == "ceiling" else {"method": param}
+    return {"group": group, "param": param, "stats": {"median": median}, "extra_info": info}
 
 
 def test_efficiency_pairs_save_with_write_and_each_load_with_its_read():
@@ -16,7 +17,7 @@ def test_efficiency_pairs_save_with_write_and_each_load_with_its_read():
         bench("ceiling", "write", 1.0), bench("ceiling", "read-cold", 0.5), bench("ceiling", "read-warm", 0.1),
         bench("save", "pytorch", 2.0), bench("load-cold", "pytorch", 2.5), bench("load-warm", "pytorch", 0.4),
     ]}
-    add_efficiency(run)
+    add_efficiency(run["benchmarks"])
     eff = {(b["group"], b["param"]): b["extra_info"].get("efficiency") for b in run["benchmarks"]}
     assert eff == {
         ("ceiling", "write"): None, ("ceiling", "read-cold"): None, ("ceiling", "read-warm"): None,
@@ -26,7 +27,7 @@ def test_efficiency_pairs_save_with_write_and_each_load_with_its_read():
 
 def test_no_ceiling_no_efficiency():
     run = {"benchmarks": [bench("save", "pytorch", 2.0)]}
-    add_efficiency(run)
+    add_efficiency(run["benchmarks"])
     assert "efficiency" not in run["benchmarks"][0]["extra_info"]
 
 
@@ -37,7 +38,7 @@ def hog_run(tmp_path_factory):
                      "-p", "tests.fake_methods", storage=tmp / "storage")
     assert proc.returncode == 0, proc.stdout[-3000:]
     (path,) = stored_runs(tmp / "storage")
-    return {(b["group"], b["param"]): b for b in load_run(path)["benchmarks"]}
+    return {(b["group"], b["params"].get("op") or b["params"]["method"]): b for b in load_run(path)["benchmarks"]}
 
 
 def test_ceiling_writes_exactly_the_logical_bytes(hog_run):

@@ -1,4 +1,4 @@
-"""The chunk-shape rules of SPEC §2."""
+"""The chunk-shape rules of the TensorStore methods."""
 from math import prod
 
 import pytest
@@ -51,6 +51,6 @@ def test_t5x_target_is_in_bytes_and_the_seed_chunks_target_in_elements():
     assert TargetChunks(target_bytes=64 * 2**20).elements(itemsize=2) == 32 * 2**20
     assert TargetChunks(target_bytes=64 * 2**20).elements(itemsize=4) == 16 * 2**20
     assert TargetChunks(target_elements=262_144).elements(itemsize=4) == 262_144
-    assert REGISTRY["t5x"].chunks == TargetChunks(target_bytes=64 * 2**20)
-    assert REGISTRY["ts+chunks"].chunks == TargetChunks(target_elements=262_144)
-    assert all(REGISTRY[m].chunks == FixedChunks(64) for m in ("tensorstore", "ts+concurrency", "ts+compression"))
+    assert REGISTRY["t5x"].format.chunks == TargetChunks(target_bytes=64 * 2**20)
+    assert REGISTRY["ts+chunks"].format.chunks == TargetChunks(target_elements=262_144)
+    assert all(REGISTRY[m].format.chunks == FixedChunks(64) for m in ("tensorstore", "ts+concurrency", "ts+compression"))

@@ -1,4 +1,4 @@
-"""Eviction, sizes and durability helpers (SPEC §3, §5)."""
+"""Eviction, sizes and durability helpers."""
 import torch
 
 from bench import checkpoint, disk

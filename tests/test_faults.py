@@ -1,4 +1,4 @@
-"""Bad input, faults and damaged checkpoints (SPEC §7): one clear line each, nothing of the user's lost, nothing left."""
+"""Bad input, faults and damaged checkpoints: one clear line each, nothing of the user's lost, nothing left."""
 import ast
 import hashlib
 import inspect
@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import checkpoint, disk, tensorstore_io
+from bench import checkpoint, disk
+from bench.backends import tensorstore as tensorstore_format
+from bench.backends.tensorstore import TensorStore
+from bench.backends.torch_file import TorchFile
 from bench.checkpoint import CheckpointError
 from bench.methods import REGISTRY, select
 from bench.models import preset_state_dict
@@ -21,8 +24,8 @@ from tests.conftest import awkward_tensors
 from tests.helpers import REPO, bench_process, bytes_held, run_bench, usage_line
 
 CPU = torch.device("cpu")
-TENSORSTORE_FILE = [m for m in REGISTRY.values() if m.backend == "tensorstore" and m.kvstore == "file"]
-ZARR2_FILE = [m for m in TENSORSTORE_FILE if m.driver == "zarr"]  # one file per chunk
+TENSORSTORE_FILE = [m for m in REGISTRY.values() if isinstance(m.format, TensorStore) and m.format.kvstore == "file"]
+ZARR2_FILE = [m for m in TENSORSTORE_FILE if m.format.driver == "zarr"]  # one file per chunk
 
 
 def ids(methods):
@@ -189,7 +192,7 @@ def test_every_user_file_link_and_directory_is_untouched(users_run):
 # --- interrupts -----------------------------------------------------------------------------------------------------
 
 
-METADATA = set(tensorstore_io.METADATA.values())
+METADATA = set(tensorstore_format.METADATA.values())
 
 
 @pytest.mark.parametrize("signum, method_id", [
@@ -220,8 +223,8 @@ def test_a_signal_in_the_middle_of_a_save_leaves_only_the_users_files(signum, me
     assert proc.returncode == 2, output[-3000:]  # pytest's "interrupted"
     assert "Traceback" not in output
     if signum == signal.SIGINT:  # Ctrl-C landed inside the save, while it waited on TensorStore
-        lines, first = inspect.getsourcelines(tensorstore_io.save)
-        where = re.search(rf"^{re.escape(tensorstore_io.__file__)}:(\d+): KeyboardInterrupt$", output, re.M)
+        lines, first = inspect.getsourcelines(TensorStore.save)
+        where = re.search(rf"^{re.escape(tensorstore_format.__file__)}:(\d+): KeyboardInterrupt$", output, re.M)
         assert where and first <= int(where[1]) < first + len(lines), output[-3000:]
     else:
         assert "KeyboardInterrupt: SIGTERM" in output
@@ -294,10 +297,10 @@ def test_a_corrupted_zarray_fails_to_load(method, workspace):
 def test_an_all_zero_tensor_keeps_every_chunk_and_a_deleted_one_is_not_read_as_zeros(method, workspace):
     zeros = torch.zeros(130, 70)
     root = _saved(method, workspace, {"zeros": zeros})
-    metadata = tensorstore_io.METADATA[method.driver]
+    metadata = tensorstore_format.METADATA[method.format.driver]
     chunks = sorted(p for p in (root / "zeros").rglob("*") if p.is_file() and p.name != metadata)
-    if method.driver == "zarr":  # one file per chunk: every one of them is there although all equal the fill value
-        chunk_shape = method.chunks.shape_for(zeros.shape, zeros.element_size())
+    if method.format.driver == "zarr":  # one file per chunk: every one of them is there although all equal the fill value
+        chunk_shape = method.format.chunks.shape_for(zeros.shape, zeros.element_size())
         assert len(chunks) == prod(ceil(d / c) for d, c in zip(zeros.shape, chunk_shape))
     assert checkpoint.mismatches({"zeros": zeros}, checkpoint.load(method, root, CPU)) == []
     chunks[-1].unlink()
@@ -307,8 +310,8 @@ def test_an_all_zero_tensor_keeps_every_chunk_and_a_deleted_one_is_not_read_as_z
 
 def test_every_tensorstore_read_refuses_to_fill_missing_chunks(tmp_path):
     for method in REGISTRY.values():
-        if method.backend == "tensorstore":
-            assert tensorstore_io.read_spec(tmp_path, "x", method)["fill_missing_data_reads"] is False
+        if isinstance(method.format, TensorStore):
+            assert method.format.read_spec(tmp_path, "x")["fill_missing_data_reads"] is False
 
 
 # --- loading stays safe ---------------------------------------------------------------------------------------------
@@ -324,7 +327,7 @@ class _Payload:
         return open, (str(self.marker), "w")
 
 
-@pytest.mark.parametrize("method", [m for m in REGISTRY.values() if m.backend == "torch"], ids=lambda m: m.id)
+@pytest.mark.parametrize("method", [m for m in REGISTRY.values() if isinstance(m.format, TorchFile)], ids=lambda m: m.id)
 def test_a_checkpoint_with_a_pickled_object_is_refused(method, tmp_path):
     marker = tmp_path / "code-ran"
     torch.save({"weight": torch.ones(2), "payload": _Payload(marker)}, tmp_path / "model.pth")
@@ -335,7 +338,7 @@ def test_a_checkpoint_with_a_pickled_object_is_refused(method, tmp_path):
 def test_every_torch_load_in_the_suite_is_weights_only():
     calls = [
         (path.name, node)
-        for path in sorted((REPO / "bench").glob("*.py"))
+        for path in sorted((REPO / "bench").rglob("*.py"))
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.Call) and ast.unparse(node.func) == "torch.load"
     ]

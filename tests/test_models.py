@@ -1,4 +1,4 @@
-"""The presets (SPEC §4) and local model directories, without any download."""
+"""The presets and local model directories, without any download."""
 import pytest
 import torch
 

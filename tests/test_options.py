@@ -1,4 +1,4 @@
-"""Every option mistake stops the run before any benchmark with one clear line (SPEC §4, §7)."""
+"""Every option mistake stops the run before any benchmark with one clear line."""
 import pytest
 import torch
 

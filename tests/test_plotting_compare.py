@@ -5,8 +5,9 @@ import matplotlib.image
 import pytest
 
 from plotting.__main__ import main
-from plotting.compare import check_comparable, compare_figure, compare_table, differences
+from plotting.compare import check_comparable, compare_figure, compare_table, differences, ratio, ratio_range
 from plotting.runs import SAVE, RunError, load_runs, parse_run
+from runschema import GENERATION
 from tests.plotting_data import TINY, TINY_NOFSYNC, keep, tiny_json, write
 
 
@@ -22,16 +23,24 @@ def _median(path, group, method):
 
 def test_the_table_has_b_over_a_for_every_method_and_operation(runs):
     table = compare_table(*runs)
-    assert table.header == ("method", "operation", "A (ms)", "B (ms)", "B/A")
+    assert table.header == ("method", "operation", "A (ms)", "A IQR", "B (ms)", "B IQR", "B/A", "B/A range")
     assert len(table.rows) == 18
-    assert table.rows[0] == ("pytorch", "save", "4.86", "2.02", "0.42x")
-    assert table.rows[1] == ("tensorstore", "save", "104.25", "17.36", "0.17x")
+    assert table.rows[0] == ("pytorch", "save", "4.86", "! 97.1%", "2.02", "! 306.8%", "0.42x !", "0.18-1.83x")
+    assert table.rows[1][:7] == ("tensorstore", "save", "104.25", "! 23.4%", "17.36", "! 20.6%", "0.17x !")
     ratio = _median(TINY_NOFSYNC, "load-warm", "ts+chunks") / _median(TINY, "load-warm", "ts+chunks")
-    assert ("ts+chunks", "load-warm", "4.35", "4.17", f"{ratio:.2f}x") in table.rows
+    row = next(r for r in table.rows if r[:2] == ("ts+chunks", "load-warm"))
+    assert (row[2], row[4], row[6].split()[0]) == ("4.35", "4.17", f"{ratio:.2f}x")
+
+
+def test_the_ratio_range_comes_from_the_quartiles_and_says_when_the_runs_cannot_be_told_apart(runs):
+    a, b = runs
+    sa, sb = a.get(SAVE, "t5x"), b.get(SAVE, "t5x")
+    low, high = ratio_range(a, b, SAVE, "t5x")
+    assert (low, high) == (sb.low / sa.high, sb.high / sa.low) and low < ratio(a, b, SAVE, "t5x") < high
 
 
 def test_what_differs_between_the_runs_is_named(runs):
-    assert differences(*runs) == "durability fsync -> none"
+    assert differences(*runs).startswith("durability fsync -> none; date 2026-11-28 ")
 
 
 def test_the_figure_draws_the_ratios_around_1x_on_a_log_axis(runs):
@@ -43,10 +52,23 @@ def test_the_figure_draws_the_ratios_around_1x_on_a_log_axis(runs):
     assert ends[0] == pytest.approx(_median(TINY_NOFSYNC, "save", "pytorch") / _median(TINY, "save", "pytorch"))
 
 
+def test_the_ratio_axis_labels_ticks_across_the_ratios_range(runs):
+    fig = compare_figure(*runs)
+    fig.draw_without_rendering()
+    (ax,) = fig.axes
+    low, high = ax.get_xlim()
+    labelled = {t.get_text(): t.get_position()[0] for t in ax.get_xticklabels() if t.get_text()}
+    assert list(labelled) == ["0.05x", "0.1x", "0.25x", "0.5x", "0.67x", "1x", "1.5x", "2x", "4x", "10x"]
+    assert all(low <= x <= high for x in labelled.values())
+    ends = [p.get_x() + p.get_width() for p in ax.patches]
+    assert min(labelled.values()) <= min(ends) and max(labelled.values()) >= max(ends)
+    assert fig._suptitle.get_text().splitlines()[:2] == ["A: tiny_run.json", "B: tiny_run_nofsync.json"]
+
+
 def test_a_method_in_one_run_only_is_n_a(runs):
     a, _ = runs
     b = parse_run(keep(tiny_json(TINY_NOFSYNC), lambda e: e["param"] != "t5x"), "b.json")
-    assert ("t5x", SAVE, "70.87", "n/a", "n/a") in compare_table(a, b).rows
+    assert ("t5x", SAVE, "70.87", "3.2%", "n/a", "n/a", "n/a", "n/a") in compare_table(a, b).rows
 
 
 def test_runs_of_two_models_are_not_compared(tmp_path, capsys):
@@ -63,5 +85,16 @@ def test_runs_of_two_models_are_not_compared(tmp_path, capsys):
 def test_the_command_line_prints_the_table_and_writes_the_figure(tmp_path, capsys):
     assert main(["--compare", str(TINY), str(TINY_NOFSYNC), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "differs: durability fsync -> none" in out and "pytorch         save         4.86    2.02  0.42x" in out
+    assert "differs: durability fsync -> none" in out and "pytorch         save         4.86   ! 97.1%    2.02  ! 306.8%  0.42x !" in out
     assert matplotlib.image.imread(tmp_path / "compare.png").ndim == 3
+
+
+def test_runs_whose_timings_mean_different_things_are_not_compared(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(GENERATION, 3, 2)
+    data = tiny_json(TINY_NOFSYNC)
+    for entry in data["benchmarks"]:
+        entry["extra_info"]["schema_version"] = 3
+    newer = write(tmp_path, data, "newer.json")
+    assert main(["--compare", str(TINY), str(newer), "--out", str(tmp_path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "schema generations 1 and 2" in line

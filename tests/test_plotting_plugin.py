@@ -39,7 +39,7 @@ def test_a_stored_benchmark_run_ends_with_the_tables(benchmarks):
         "3-Way Comparison Table",
         "method * save (ms) * load (ms) * load-warm (ms) * size (KiB) * save GB/s * load GB/s",
         "pytorch * n/a * 0.98 * n/a * n/a",
-        "Improvements vs TensorStore Baseline",
+        "Improvements vs tensorstore Baseline",  # a run without stored labels names methods by id
         "Ranking by Save Performance (fastest first)",
         "Ranking by Load Performance (fastest first)",
         "- Smallest on disk: pytorch (0.98 KiB, 50.0% smaller than tensorstore)*",

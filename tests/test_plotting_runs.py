@@ -6,8 +6,10 @@ import sys
 import pytest
 
 from plotting.__main__ import main
-from plotting.runs import LOAD_COLD, LOAD_WARM, SAVE, RunError, load_runs, newest_run, parse_run
-from tests.plotting_data import SIX, TINY, TINY_NOFSYNC, keep, tiny_json, write
+import runschema
+from plotting.runs import LOAD_COLD, LOAD_WARM, SAVE, RunError, check_same_generation, load_runs, newest_run, parse_run
+from tests.helpers import load_run
+from tests.plotting_data import CUDA_RUNS, SIX, TINY, TINY_NOFSYNC, keep, tiny_json, write
 
 
 def test_a_tiny_run_is_indexed_by_group_and_method():
@@ -24,16 +26,17 @@ def test_a_tiny_run_is_indexed_by_group_and_method():
     assert run.workload == {"model": "tiny", "dtype": "float32", "device": "cpu", "durability": "fsync"}
 
 
-def test_methods_keep_registry_order_and_unknown_ids_follow_with_their_stored_label():
+def test_methods_keep_the_order_the_run_measured_them_in_with_their_stored_labels():
     data = tiny_json()
     extra = [
         {**b, "param": "ts+zstd", "extra_info": {**b["extra_info"], "method": "ts+zstd", "label": "TS + zstd"}}
         for b in data["benchmarks"]
         if b["param"] == "pytorch"
     ]
-    run = parse_run({**data, "benchmarks": extra + data["benchmarks"][::-1]}, "run")
+    run = parse_run({**data, "benchmarks": data["benchmarks"] + extra}, "run")
     assert run.methods == (*SIX, "ts+zstd")
     assert run.label("ts+zstd") == "TS + zstd"
+    assert parse_run({**data, "benchmarks": data["benchmarks"][::-1]}, "run").methods == SIX[::-1]
 
 
 def test_the_ceiling_is_kept_apart_from_the_methods_and_other_groups_are_ignored():
@@ -44,7 +47,7 @@ def test_the_ceiling_is_kept_apart_from_the_methods_and_other_groups_are_ignored
     stored = {b["param"]: b["stats"]["median"] for b in data["benchmarks"] if b["group"] == "ceiling"}
     assert {op: s.median for op, s in run.ceiling.items()} == stored
     assert list(stored) == ["write", "read-cold", "read-warm"]
-    assert run.ceiling["write"].info["method"] == "ceiling"
+    assert run.ceiling["write"].record.method == "ceiling"
 
 
 def test_runs_of_one_workload_merge_into_one_report(tmp_path):
@@ -109,6 +112,11 @@ BAD_RUNS = {
     "no ceiling op": (_corrupt_entry(0, param=None, extra_info={}), "benchmark #0: no op"),
     "bad rounds": (_corrupt_entry(stats={"median": 0.1, "data": ["fast"]}), "save of pytorch: stats.data is not a list"),
     "entry not an object": ({"benchmarks": [1]}, "benchmark #0 is not a JSON object"),
+    "record not an object": (_corrupt_entry(extra_info=[1]), "benchmark #3: extra_info is not a JSON object"),
+    "record of the wrong type": (_corrupt_entry(extra_info={"method": "pytorch", "disk_bytes": "big"}),
+                                 "benchmark #3: extra_info.disk_bytes is 'big', not int"),
+    "a newer schema": (_corrupt_entry(extra_info={"method": "pytorch", "schema_version": 99}),
+                       "schema_version 99 is newer than this ckpt-bench reads"),
 }
 
 
@@ -153,3 +161,27 @@ def test_an_unwritable_out_directory_is_one_error_line(tmp_path, capsys):
     assert main([str(TINY), "--out", str(blocker)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot write {blocker}") and err.count("\n") == 1
+
+
+def test_runs_whose_timings_differ_in_meaning_do_not_merge(tmp_path, monkeypatch):
+    monkeypatch.setitem(runschema.GENERATION, 3, 2)  # a future version whose timer covers something else
+    later = tiny_json()
+    for b in later["benchmarks"]:
+        b["extra_info"]["schema_version"] = 3
+    saves = write(tmp_path, keep(tiny_json(), lambda b: b["group"] == "save"), "old.json")
+    loads = write(tmp_path, keep(later, lambda b: b["group"] != "save"), "new.json")
+    with pytest.raises(RunError, match="mixes runs of schema generations 1 and 2"):
+        load_runs([saves, loads])
+    with pytest.raises(RunError, match="schema generations 1 and 2\\); rerun the older one"):
+        check_same_generation(load_runs([TINY]), parse_run(later, "new"))
+
+
+@pytest.mark.parametrize("path", CUDA_RUNS, ids=lambda p: p.stem)
+def test_the_stored_cuda_runs_read_with_their_method_ids_and_cuda_peaks(path):
+    """Runs made on an H200 before params were plain strings ("UNSERIALIZABLE[...]"): the record names the method."""
+    data = load_run(path)
+    assert all(str(b["params"]["method"]).startswith("UNSERIALIZABLE") for b in data["benchmarks"] if b["group"] != "ceiling")
+    run = load_runs([path])
+    assert run.workload["device"] == "cuda" and run.generation == 1
+    assert set(run.methods) == {b["extra_info"]["method"] for b in data["benchmarks"] if b["group"] != "ceiling"}
+    assert any(s.record.peak_cuda_bytes for s in run.stats.values())

@@ -1,4 +1,4 @@
-"""The seed's published table, fed through `python -m plotting`, gives back the seed's improvements."""
+"""The original guide's published table (docs/original-guide.md), fed through `python -m plotting`, gives back its improvements."""
 import pytest
 
 from plotting.__main__ import main
@@ -6,7 +6,7 @@ from plotting.runs import LOAD_COLD, SAVE, parse_run
 from plotting.tables import comparison_table, improvement_table, ranking_table
 from tests.plotting_data import SEED_TABLE, seed_json, write
 
-# seed/6way_comparison_guide.md, "Improvements vs TensorStore Baseline", as printed there
+# The original guide's "Improvements vs TensorStore Baseline" (docs/original-guide.md), as printed there
 SEED_IMPROVEMENTS = {
     "t5x": ("+53.6%", "-67.4%"),
     "ts+concurrency": ("+31.2%", "+4.8%"),

@@ -56,7 +56,8 @@ def test_the_terminal_report_and_the_figure_carry_the_flag_and_its_legend(run):
     assert "Spread of the Rounds (IQR / median)" in text and SPREAD_LEGEND in text
     ax_save, ax_load, *_ = performance_figure(run).axes
     labels = [t.get_text() for t in ax_save.texts]
-    assert labels == [f"{run.get(SAVE, m).median * 1000:.2f}" + (" !" if analysis.noisy(run.get(SAVE, m)) else "")
+    assert labels == [f"{run.get(SAVE, m).median * 1000:.2f} ms" + (" !" if analysis.noisy(run.get(SAVE, m)) else "")
                       for m in SIX]
-    assert labels[2] == "70.87" and labels[0].endswith(" !")
-    assert "!: the rounds' IQR is over 20% of their median" in performance_figure(run)._supxlabel.get_text()
+    assert labels[2] == "70.87 ms" and labels[0].endswith(" !")
+    footnote = " ".join(performance_figure(run)._supxlabel.get_text().split())  # wrapped to the figure's width
+    assert "!: the rounds' IQR is over 20% of their median" in footnote

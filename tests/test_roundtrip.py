@@ -1,10 +1,10 @@
-"""verify (SPEC §3): every method's load returns exactly what was saved."""
+"""Verification: every method's load returns exactly what was saved."""
 import json
 
 import pytest
 import torch
 
-from bench import checkpoint, tensorstore_io
+from bench import checkpoint
 from bench.methods import REGISTRY
 from tests.conftest import awkward_tensors
 
@@ -40,9 +40,9 @@ def test_zarr_layout_one_array_per_tensor_with_its_chunks(method_id, workspace):
     tensors = awkward_tensors(torch.float16)
     root = workspace.fresh(method.id)
     checkpoint.save(method, tensors, root, "none")
-    assert tensorstore_io.array_names(root, method) == sorted(tensors)
+    assert method.format.array_names(root) == sorted(tensors)
     meta = json.loads((root / "prime" / ".zarray").read_text())
-    assert meta["chunks"] == method.chunks.shape_for((32003,), 2)
+    assert meta["chunks"] == method.format.chunks.shape_for((32003,), 2)
     assert meta["dtype"] == "<f2"
-    assert (meta["compressor"] or {}).get("id") == method.compressor
+    assert (meta["compressor"] or {}).get("id") == method.format.compressor
     assert meta["fill_value"] is None

@@ -6,6 +6,7 @@ import pytest
 from bench import sweep
 from bench.methods import REGISTRY
 from plotting import sweep as report
+from runschema import SWEEP_AXES, SweepAxes
 from tests.helpers import REPO, load_run, run_bench, stored_runs
 
 SWEEP = REPO / "bench" / "test_sweep.py"
@@ -14,12 +15,12 @@ SWEEP = REPO / "bench" / "test_sweep.py"
 def test_grid_covers_targets_concurrency_and_codecs_once_each():
     grid = sweep.grid()
     assert len(grid) == 7 * 5 * 3 == len({m.id for m in grid})
-    assert {m.chunks.target_bytes for m in grid} == {2**16, 2**18, 2**20, 2**22, 2**24, 2**26, 2**28}
-    assert {m.in_flight for m in grid} == {1, 4, 32, 128, None}
-    assert {m.compressor for m in grid} == {None, "gzip", "zstd"}
+    assert {m.format.chunks.target_bytes for m in grid} == {2**16, 2**18, 2**20, 2**22, 2**24, 2**26, 2**28}
+    assert {m.format.in_flight for m in grid} == {1, 4, 32, 128, None}
+    assert {m.format.compressor for m in grid} == {None, "gzip", "zstd"}
     assert not set(m.id for m in grid) & set(REGISTRY)
     assert sweep.point(2**20, None, "gzip").id == "1MiB-all-gzip"
-    assert sweep.point(2**16, 1, None).io_concurrency is None  # sequential: TensorStore's default limit
+    assert sweep.point(2**16, 1, None).format.io_concurrency is None  # sequential: TensorStore's default limit
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +87,30 @@ def test_plotting_sweep_draws_a_real_sweep_and_refuses_a_run_without_one(sweep_r
     assert main(["sweep", str(REPO / "tests" / "data" / "tiny_run.json")]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("error: ") and "no sweep benchmarks" in line
+
+
+def test_a_real_sweep_stores_one_plain_string_param_per_axis(sweep_run):
+    for b in sweep_run["benchmarks"]:
+        params = b["params"]
+        assert set(params) == {"method", *SWEEP_AXES} and all(isinstance(v, str) for v in params.values())
+        assert SweepAxes.from_params(params).method_id == params["method"] == b["extra_info"]["method"]
+    assert {b["params"]["chunk_target"] for b in sweep_run["benchmarks"]} == {"1MiB", "64KiB"}
+
+
+@pytest.mark.parametrize("damage, says", [
+    ({"params": {"method": "x", "chunk_target": "huge", "in_flight": "all", "codec": "raw"}}, "params.chunk_target is 'huge'"),
+    ({"params": {"method": "x", "chunk_target": "1MiB", "in_flight": "many", "codec": "raw"}}, "params.in_flight is 'many'"),
+    ({"params": {}, "extra_info": {"method": "x"}}, "neither params chunk_target, in_flight, codec nor a stored chunk target"),
+    ({"stats": {}}, "no positive stats.median"),
+    ({"extra_info": {"disk_bytes": "lots"}}, "extra_info.disk_bytes is 'lots', not int"),
+])
+def test_a_damaged_sweep_run_is_one_error_line(sweep_run, damage, says, tmp_path, capsys):
+    from plotting.__main__ import main
+
+    benchmarks = [dict(b) for b in sweep_run["benchmarks"]]
+    benchmarks[0].update(damage)
+    run_file = tmp_path / "damaged.json"
+    run_file.write_text(json.dumps({**sweep_run, "benchmarks": benchmarks}))
+    assert main(["sweep", str(run_file), "--out", str(tmp_path / "out")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {run_file}: sweep benchmark #0: ") and says in line, line

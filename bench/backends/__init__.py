@@ -1,0 +1,1 @@
+"""Checkpoint formats: one module per library, each a frozen configuration class whose methods do the work."""

@@ -1,0 +1,55 @@
+"""What every checkpoint format provides, and what they share: host copies and the fallback error line."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+
+
+def one_line(exc: BaseException, reason: str | None = None) -> str:
+    """An exception as one readable line: its type, then `reason` or else the first line of its message."""
+    if reason is None:
+        reason = str(exc).strip().split("\n", 1)[0]
+    return f"{type(exc).__name__}: {reason}"
+
+
+def to_host(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name: t.detach().cpu() for name, t in tensors.items()}
+
+
+def materialise(tensors: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    """Memory-mapped tensors into process memory (CPU) or onto the device: a load must really read."""
+    if device.type == "cpu":
+        return {name: t.clone() for name, t in tensors.items()}
+    return {name: t.to(device) for name, t in tensors.items()}
+
+
+class Format(ABC):
+    """A checkpoint format and its settings. Subclasses are frozen dataclasses: a configuration is a value, stored
+    with every benchmark. Arguments after `root` are keyword-only so that a rank's shard can be added beside them."""
+
+    name: ClassVar[str]  # what stored configurations call this format
+
+    @abstractmethod
+    def save(self, tensors: dict[str, torch.Tensor], root: Path, *, durability: str) -> None:
+        """Write `tensors` into the empty directory `root`; with durability "fsync", its files reach stable storage
+        (the caller syncs the directories)."""
+
+    @abstractmethod
+    def load(self, root: Path, *, device: torch.device) -> dict[str, torch.Tensor]:
+        """Every tensor of the checkpoint at `root`, on `device`."""
+
+    def error_line(self, exc: BaseException) -> str:
+        """This library's exception as one line that says what is wrong with the checkpoint."""
+        return one_line(exc)
+
+    def describe(self) -> dict:
+        """The JSON-able configuration."""
+        return {"format": self.name, **asdict(self)}
+
+    def chunk_shape(self, shape: tuple[int, ...], itemsize: int) -> list[int]:
+        """The unit a tensor is stored in; a format that does not chunk stores each tensor whole."""
+        return [max(1, d) for d in shape]

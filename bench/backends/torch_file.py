@@ -1,0 +1,37 @@
+"""PyTorch's own format: one file, torch.save / torch.load(weights_only=True)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+
+from bench.backends.base import Format, materialise, one_line, to_host
+from bench.disk import fsync_path
+
+FILENAME = "model.pth"
+_WEIGHTS_ONLY = re.compile(r"WeightsUnpickler error: (.*?)(\. Please|$)", re.M)  # torch's reason comes mid-paragraph
+
+
+@dataclass(frozen=True)
+class TorchFile(Format):
+    mmap: bool = False  # torch.load(mmap=True), then copied into memory inside the timer
+
+    name: ClassVar[str] = "torch"
+
+    def save(self, tensors: dict[str, torch.Tensor], root: Path, *, durability: str) -> None:
+        torch.save(to_host(tensors), root / FILENAME)
+        if durability == "fsync":
+            fsync_path(root / FILENAME)
+
+    def load(self, root: Path, *, device: torch.device) -> dict[str, torch.Tensor]:
+        if self.mmap:
+            return materialise(torch.load(root / FILENAME, map_location="cpu", weights_only=True, mmap=True), device)
+        return torch.load(root / FILENAME, map_location=device, weights_only=True)
+
+    def error_line(self, exc: BaseException) -> str:
+        if refused := _WEIGHTS_ONLY.search(str(exc)):
+            return one_line(exc, f"torch.load(weights_only=True) refused it: {refused[1]}")
+        return super().error_line(exc)

@@ -1,0 +1,187 @@
+"""The suite's pytest plugin: options, the session model, checks before the first benchmark, machine info, the run's
+own JSON fields, progress lines. Registered by the root conftest.py; inert in a run that collects no benchmark."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench import disk, machine, sweep
+from bench.backends.base import one_line
+from bench.methods import REGISTRY, Method
+from bench.models import PRESETS, ModelError, state_dict
+from bench.options import Options, add_options
+from bench.workspace import Workspace, raise_on_termination
+from runschema import SCHEMA_VERSION, add_efficiency
+
+TENSORS = pytest.StashKey[dict]()
+# pytest-benchmark's options that only its own calibration uses; every benchmark here runs pedantic rounds
+IGNORED = ("--benchmark-max-time", "--benchmark-min-time", "--benchmark-warmup", "--benchmark-warmup-iterations")
+
+
+def pytest_addoption(parser):
+    add_options(parser)
+
+
+def pytest_configure(config):
+    try:
+        config.ckpt_options = Options.from_config(config)
+    except ValueError as e:
+        raise pytest.UsageError(str(e)) from None
+
+
+def _benchmarks(items) -> list:
+    """The benchmarks that will run: --benchmark-skip (unless --benchmark-only) marks them skipped."""
+    return [i for i in items if "benchmark" in getattr(i, "fixturenames", ()) and not i.get_closest_marker("skip")]
+
+
+@pytest.hookimpl(trylast=True)  # after -k, -m and the sweep's deselection: only what will run counts
+def pytest_collection_modifyitems(config, items):
+    """What needs the model is checked here, before the first benchmark: a mistake is one usage line, not an error
+    in every test."""
+    benchmarks = _benchmarks(items)
+    if not benchmarks or config.option.collectonly:
+        return
+    if sys.platform != "linux":
+        raise pytest.UsageError(
+            f"ckpt-bench needs Linux (syncfs, posix_fadvise and /proc measure durability, cold reads and memory); "
+            f"this is {sys.platform}"
+        )
+    if config.getoption("benchmark_disable", False) and not config.getoption("benchmark_enable", False):
+        raise pytest.UsageError(
+            "--benchmark-disable: this suite's tests are its measurements and need the timer; "
+            "drop it, or use --benchmark-skip to skip them"
+        )
+    _warn_ignored(config)
+    _check_storage(config)
+    _check_space(config, benchmarks)
+    config.pluginmanager.register(Progress(config), "ckpt-bench-progress")
+
+
+def _warn_ignored(config) -> None:
+    given = [opt for opt in IGNORED for arg in config.invocation_params.args if str(arg).split("=")[0] == opt]
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if given and reporter is not None:
+        reporter.write_line(
+            f"ckpt-bench: warning: {', '.join(dict.fromkeys(given))} ignored: every benchmark here runs one untimed "
+            f"round, then --benchmark-min-rounds timed rounds (pytest-benchmark's pedantic mode)", yellow=True)
+
+
+def _check_storage(config) -> None:
+    """pytest-benchmark writes the run only after the last benchmark: an unwritable storage would lose all of it."""
+    storage = config.getoption("benchmark_storage", "")
+    saving = config.getoption("benchmark_autosave", False) or config.getoption("benchmark_save", None)
+    if not saving or ("://" in storage and not storage.startswith("file://")):
+        return
+    try:
+        disk.probe_writable(Path(storage.removeprefix("file://")))
+    except OSError as e:
+        raise pytest.UsageError(
+            f"--benchmark-storage {storage}: cannot write the run there ({e.strerror}); choose a writable directory"
+        ) from None
+
+
+def _check_space(config, benchmarks) -> None:
+    options = config.ckpt_options
+    ids = [item.callspec.params.get("method") for item in benchmarks if hasattr(item, "callspec")]
+    methods = dict.fromkeys(m for m in map(find_method, ids) if m is not None)
+    needed, largest = disk.space_needed(methods, _tensors(config), disk.block_bytes(options.ckpt_dir))
+    free = disk.free_bytes(options.ckpt_dir)
+    if free < needed:
+        raise pytest.UsageError(
+            f"--ckpt-dir {options.ckpt_dir}: {disk.human_bytes(free)} free, the run needs {disk.human_bytes(needed)} "
+            f"({largest} and {disk.human_bytes(disk.SPACE_SLACK)} headroom); free space or point --ckpt-dir at a larger disk"
+        )
+
+
+def find_method(method_id: str | None) -> Method | None:
+    """The Method behind a benchmark's `method` param: a registered method or a sweep point (None: the ceiling)."""
+    return REGISTRY.get(method_id) or next((m for m in sweep.grid() if m.id == method_id), None)
+
+
+def _tensors(config) -> dict[str, torch.Tensor]:
+    """The model's state dict on the session device, made once per session."""
+    if TENSORS not in config.stash:
+        options = config.ckpt_options
+        config.stash[TENSORS] = {name: t.to(options.device) for name, t in _state_dict(options).items()}
+    return config.stash[TENSORS]
+
+
+def _state_dict(options) -> dict[str, torch.Tensor]:
+    try:
+        return state_dict(options.model, options.dtype)
+    except ModelError as e:
+        raise pytest.UsageError(str(e)) from None
+    except Exception as e:  # a local model's files can fail in any library under transformers (safetensors, zip)
+        if options.model in PRESETS:
+            raise
+        raise pytest.UsageError(
+            f"--ckpt-model {options.model}: cannot load its weights ({one_line(e)}); check or re-save the model directory"
+        ) from None
+
+
+@pytest.fixture(scope="session")
+def options(pytestconfig) -> Options:
+    return pytestconfig.ckpt_options
+
+
+@pytest.fixture(scope="session")
+def tensors(pytestconfig) -> dict[str, torch.Tensor]:
+    """The model's state dict on the session device."""
+    return _tensors(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def model_info(options, tensors) -> dict:
+    """What every benchmark of the run stores about the model it measured."""
+    dtypes = sorted({str(t.dtype).removeprefix("torch.") for t in tensors.values()})
+    return {
+        "model": options.model,
+        "dtype": ",".join(dtypes),
+        "device": str(options.device),
+        "n_tensors": len(tensors),
+        "logical_bytes": sum(t.numel() * t.element_size() for t in tensors.values()),
+        "durability": options.durability,
+    }
+
+
+@pytest.fixture(scope="session")
+def workspace(options):
+    raise_on_termination()  # only a run that writes checkpoints turns SIGTERM/SIGHUP into a clean-up
+    ws = Workspace(options.ckpt_dir)
+    yield ws
+    ws.remove()
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    options = getattr(config, "ckpt_options", None)
+    if options is not None:
+        machine.update(machine_info, options.ckpt_dir)
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    """The run's own fields, beside pytest-benchmark's: efficiency needs every median of the run, and what changes
+    from run to run (free space) stays out of machine_info."""
+    add_efficiency(output_json["benchmarks"])
+    options = getattr(config, "ckpt_options", None)
+    output_json["ckpt_bench"] = {
+        "schema_version": SCHEMA_VERSION,
+        "ckpt_free_bytes": disk.free_bytes(options.ckpt_dir) if options else None,
+    }
+
+
+class Progress:
+    """Which benchmark is running, and how long each took: on `small` one benchmark takes about a minute, and
+    pytest's default output is one dot per test. A user's -q (or -v) is kept."""
+
+    def __init__(self, config):
+        if config.option.verbose == 0:
+            config.option.verbose = 1  # pytest then names each test as it starts
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report, config):
+        if report.when == "call" and report.passed:
+            return "passed", ".", (f"PASSED in {report.duration:.1f} s", {"green": True})
+        return None

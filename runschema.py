@@ -1,0 +1,187 @@
+"""The contract between the benchmarks (bench/, which write runs) and the reports (plotting/, which read them).
+
+What a stored run holds: the group names, the ceiling's operations and which method group each one bounds, the record
+each benchmark stores in pytest-benchmark's `extra_info`, the sweep's axes, the schema version, and every value that
+is derived from stored numbers (throughput, efficiency, improvement, CPU use), each computed here and only here.
+Plain Python on purpose: the reports import it without torch.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+# 1: runs stored before records carried a version (params.method was not a plain string, free space in machine_info).
+# 2: params.method is the method id, extra_info carries schema_version and the CPU time of the rounds.
+SCHEMA_VERSION = 2
+# A run's timings mean the same thing as another's when their versions share a generation; a version that changes
+# what a timer covers (or the ceiling) starts a new generation, and the reports refuse to compare across it.
+GENERATION = {1: 1, 2: 1}
+
+SAVE, LOAD_COLD, LOAD_WARM = "save", "load-cold", "load-warm"
+GROUPS = (SAVE, LOAD_COLD, LOAD_WARM)
+CEILING = "ceiling"  # a group, and the `method` param of its benchmarks
+WRITE, READ_COLD, READ_WARM = "write", "read-cold", "read-warm"
+CEILING_OPS = {SAVE: WRITE, LOAD_COLD: READ_COLD, LOAD_WARM: READ_WARM}  # method group -> the ceiling op bounding it
+SWEEP_SAVE, SWEEP_LOAD_COLD = "sweep-save", "sweep-load-cold"
+SWEEP_GROUPS = (SWEEP_SAVE, SWEEP_LOAD_COLD)
+SWEEP_AXES = ("chunk_target", "in_flight", "codec")  # the sweep's params besides `method`, each a plain string
+BASELINE = "tensorstore"  # the seed's baseline: improvements are relative to it
+WORKLOAD = ("model", "dtype", "device", "durability")  # benchmarks that differ here measured different things
+
+
+def size_label(n: int, sep: str = "") -> str:
+    """A chunk target as the sweep names it: 64KiB, 4MiB."""
+    return f"{n >> 20}{sep}MiB" if n >= 2**20 else f"{n >> 10}{sep}KiB"
+
+
+def flight_label(in_flight: int | None) -> str:
+    """Tensors in flight as the sweep names them: seq (one at a time), a number, or all."""
+    return "seq" if in_flight == 1 else "all" if in_flight is None else str(in_flight)
+
+
+class RecordError(ValueError):
+    """A stored record that cannot be read; the message names the field and what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """What one benchmark stores in `extra_info`. Every field may be absent from a run made by hand or by an older
+    version (None here); one of the wrong type is an error."""
+
+    method: str | None = None  # the method id, "ceiling" for the disk ceiling
+    op: str | None = None  # the ceiling's operation (write, read-cold, read-warm)
+    label: str | None = None
+    config: dict | None = None  # the method's configuration, as its format describes it
+    model: str | None = None
+    dtype: str | None = None
+    device: str | None = None
+    durability: str | None = None
+    n_tensors: int | None = None
+    logical_bytes: int | None = None  # sum of numel * itemsize: what every method writes
+    n_files: int | None = None
+    apparent_bytes: int | None = None  # sum of st_size
+    disk_bytes: int | None = None  # sum of st_blocks * 512: allocated blocks
+    peak_rss_bytes: int | None = None  # above the level before, in one untimed round
+    peak_cuda_bytes: int | None = None
+    cpu_user_s: float | None = None  # median over the timed rounds of the process's user CPU seconds
+    cpu_system_s: float | None = None
+    throughput_gbps: float | None = None
+    efficiency: float | None = None  # ceiling median / this median
+    schema_version: int = 1
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> Record:
+        """A record from stored JSON; unknown keys are kept out (a newer version may add some)."""
+        if not isinstance(data, dict):
+            raise RecordError("extra_info is not a JSON object")
+        values = {}
+        for f in fields(cls):
+            value = data.get(f.name)
+            if value is not None and not _matches(value, f.type):
+                raise RecordError(f"extra_info.{f.name} is {value!r}, not {f.type.split(' |')[0]}")
+            if value is not None:
+                values[f.name] = value
+        return cls(**values)
+
+    @property
+    def generation(self) -> int | None:
+        return GENERATION.get(self.schema_version)
+
+    @property
+    def workload(self) -> dict:
+        return {k: v for k in WORKLOAD if (v := getattr(self, k)) is not None}
+
+
+_TYPES = {"str": str, "int": int, "float": (int, float), "dict": dict}
+
+
+def _matches(value, annotation: str) -> bool:
+    expected = _TYPES[annotation.split(" |")[0]]
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, expected) and (not isinstance(value, float) or math.isfinite(value))
+
+
+def check_version(version: int, where: str) -> None:
+    if version not in GENERATION:
+        raise RecordError(
+            f"{where}: schema_version {version} is newer than this ckpt-bench reads (up to {SCHEMA_VERSION}); "
+            f"update ckpt-bench to report it"
+        )
+
+
+# --- derived values: computed here once, by the benchmarks when they store and by the reports when they read ---
+
+
+def throughput_gbps(logical_bytes: int | None, seconds: float | None) -> float | None:
+    """Logical bytes per second of median time, in GB/s (10^9 bytes)."""
+    return logical_bytes / seconds / 1e9 if logical_bytes and seconds else None
+
+
+def efficiency(ceiling_seconds: float | None, seconds: float | None) -> float | None:
+    """Ceiling median / method median: 1.0 is as fast as one sequential write or read of the same bytes."""
+    return ceiling_seconds / seconds if ceiling_seconds and seconds else None
+
+
+def improvement(baseline: float | None, value: float | None) -> float | None:
+    """(baseline - value) / baseline in %: positive means less time (or bytes) than the baseline."""
+    if baseline is None or value is None:
+        return None
+    return (baseline - value) / baseline * 100
+
+
+def cpu_seconds(record: Record) -> float | None:
+    """User plus system CPU time of one round (median), every thread of the process counted."""
+    if record.cpu_user_s is None or record.cpu_system_s is None:
+        return None
+    return record.cpu_user_s + record.cpu_system_s
+
+
+def cores_busy(record: Record, seconds: float | None) -> float | None:
+    """CPU time / wall time of a round: about 1 per core kept busy; well under 1 means waiting on the disk."""
+    cpu = cpu_seconds(record)
+    return cpu / seconds if cpu is not None and seconds else None
+
+
+def add_efficiency(benchmarks: list[dict]) -> None:
+    """Store `efficiency` in every method benchmark of a run that also measured the matching ceiling operation."""
+    ceiling = {b["extra_info"].get("op"): b["stats"]["median"] for b in benchmarks if b["group"] == CEILING}
+    for b in benchmarks:
+        op = CEILING_OPS.get(b["group"])
+        if op in ceiling:
+            b["extra_info"]["efficiency"] = efficiency(ceiling[op], b["stats"]["median"])
+
+
+@dataclass(frozen=True)
+class SweepAxes:
+    """One point of the TensorStore sweep: stored as the benchmark's params, one plain string per axis."""
+
+    target_bytes: int  # the chunk target of T5X's rule
+    in_flight: int | None  # tensors issued at once; None: all of them
+    codec: str | None
+
+    @property
+    def method_id(self) -> str:
+        return f"{size_label(self.target_bytes)}-{flight_label(self.in_flight)}-{self.codec or 'raw'}"
+
+    def params(self) -> dict[str, str]:
+        labels = (size_label(self.target_bytes), flight_label(self.in_flight), self.codec or "raw")
+        return dict(zip(SWEEP_AXES, labels))
+
+    @classmethod
+    def from_params(cls, params: dict) -> SweepAxes:
+        target, flight, codec = (params.get(axis) for axis in SWEEP_AXES)
+        units = {"KiB": 2**10, "MiB": 2**20}
+        size = next((int(target[: -len(u)]) * f for u, f in units.items()
+                     if isinstance(target, str) and target.endswith(u) and target[: -len(u)].isdigit()), None)
+        if size is None:
+            raise RecordError(f"params.chunk_target is {target!r}, not a size such as 64KiB or 4MiB")
+        if not (isinstance(flight, str) and (flight in ("seq", "all") or flight.isdigit())):
+            raise RecordError(f"params.in_flight is {flight!r}, not seq, all or a number")
+        if not isinstance(codec, str) or not codec:
+            raise RecordError(f"params.codec is {codec!r}, not a codec name or raw")
+        return cls(size, 1 if flight == "seq" else None if flight == "all" else int(flight),
+                   None if codec == "raw" else codec)
