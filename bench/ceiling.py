@@ -7,14 +7,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.aliases import split
 from bench.disk import fsync_dirs
 
 FILENAME = "ceiling.bin"
 
 
 def image(tensors: dict[str, torch.Tensor]) -> np.ndarray:
-    """Every tensor's bytes back to back on the host: the same total as the checkpoints' logical bytes."""
-    parts = [t.detach().cpu().reshape(-1).view(torch.uint8) for t in tensors.values()]
+    """Every tensor's bytes back to back on the host, a shared one once: the checkpoints' logical bytes."""
+    stored, _ = split(tensors)
+    parts = [t.detach().cpu().reshape(-1).view(torch.uint8) for t in stored.values()]
     return torch.cat(parts).numpy() if parts else np.empty(0, np.uint8)
 
 

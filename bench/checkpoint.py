@@ -1,20 +1,34 @@
 """Save, load and verify a checkpoint with any registered method."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
 
-from bench.disk import fsync_dirs
+from bench.aliases import encode, find_aliases, same_view, split
+from bench.backends.base import one_line
+from bench.disk import fsync_dirs, fsync_path
 
 DURABILITY = ("fsync", "none")
+ALIASES = "aliases.json"  # the alias map (bench.aliases.encode), beside the format's files, only when there are aliases
 
 
 def save(method, tensors: dict[str, torch.Tensor], root: Path, durability: str = "fsync") -> None:
-    """Write `tensors` into the empty directory `root`; with fsync, return once it is on stable storage."""
-    method.format.save(tensors, root, durability=durability)
+    """Write `tensors` into the empty directory `root`, each shared tensor once (the format gets the unique ones, the
+    alias map goes beside them); with fsync, return once it is on stable storage."""
+    stored, aliases = split(tensors)
+    method.format.save(stored, root, durability=durability)
+    if aliases:
+        _write_aliases(root / ALIASES, aliases, durability)
     if durability == "fsync":
         fsync_dirs(root)
+
+
+def _write_aliases(path: Path, aliases: dict[str, str], durability: str) -> None:
+    path.write_bytes(encode(aliases))
+    if durability == "fsync":
+        fsync_path(path)
 
 
 class CheckpointError(Exception):
@@ -27,11 +41,39 @@ def load(method, root: Path, device: torch.device) -> dict[str, torch.Tensor]:
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as e:  # whatever the format's library raises; DCP's CheckpointException is a BaseException
-        line = method.format.error_line(e)
-        raise CheckpointError(f"{method.id}: cannot load the checkpoint at {root} ({line})") from e
+        raise _unloadable(method, root, method.format.error_line(e)) from e
+    try:
+        _restore_aliases(tensors, root)
+    except (OSError, ValueError) as e:
+        raise _unloadable(method, root, one_line(e)) from e
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return tensors
+
+
+def _unloadable(method, root: Path, reason: str) -> CheckpointError:
+    return CheckpointError(f"{method.id}: cannot load the checkpoint at {root} ({reason})")
+
+
+def _restore_aliases(tensors: dict[str, torch.Tensor], root: Path) -> None:
+    """Each alias becomes the very tensor object of its target, as in the dict that was saved."""
+    for alias, target in _read_aliases(root).items():
+        if target not in tensors:
+            raise ValueError(f"{ALIASES}: {alias!r} is an alias of {target!r}, which the checkpoint does not hold")
+        tensors[alias] = tensors[target]
+
+
+def _read_aliases(root: Path) -> dict[str, str]:
+    path = root / ALIASES
+    if not path.exists():  # no tied tensors
+        return {}
+    try:
+        aliases = json.loads(path.read_bytes())
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(f"{ALIASES} is not valid JSON: {e}") from e
+    if not isinstance(aliases, dict) or not all(isinstance(target, str) for target in aliases.values()):
+        raise ValueError(f"{ALIASES} is not an object mapping each alias to a tensor's name")
+    return aliases
 
 
 _SAME_WIDTH_INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
@@ -48,7 +90,15 @@ def bitwise_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 
 def mismatches(expected: dict[str, torch.Tensor], actual: dict[str, torch.Tensor]) -> list[str]:
-    """Names that did not round-trip: missing, extra, or different in dtype, shape or bits."""
+    """Names that did not round-trip: missing, extra, different in dtype, shape or bits, or an alias in `expected`
+    that is not the same tensor as its target in `actual`."""
+    aliases = find_aliases(expected)
     bad = sorted(set(expected) ^ set(actual))
-    bad += [n for n in expected if n in actual and not bitwise_equal(expected[n], actual[n].to(expected[n].device))]
+    bad += [n for n in expected if n in actual and not _round_trips(n, expected, actual, aliases.get(n))]
     return bad
+
+
+def _round_trips(name: str, expected: dict, actual: dict, target: str | None) -> bool:
+    if target is not None and not (target in actual and same_view(actual[name], actual[target])):
+        return False
+    return bitwise_equal(expected[name], actual[name].to(expected[name].device))

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from math import ceil, prod
 from pathlib import Path
 
+from bench.aliases import encode, split, unique_bytes
+
 
 def _files(root: Path):
     for dirpath, _, filenames in os.walk(root):
@@ -108,9 +110,11 @@ def checkpoint_bound(method, tensors: dict, block: int) -> int:
     """The most a method's checkpoint of `tensors` takes on disk: every chunk padded to its full shape (zarr v2
     stores edge chunks whole) in a file of its own rounded up to the block, its directory entry, and per tensor a few
     blocks of metadata and directories. Packed layouts (one file, shards, OCDBT) take less. A codec is taken not to
-    grow the data: weights compress (their exponent bits repeat), and random bytes would grow by a few per chunk."""
-    total = block  # the checkpoint's own directory
-    for t in tensors.values():
+    grow the data: weights compress (their exponent bits repeat), and random bytes would grow by a few per chunk.
+    A shared tensor is stored once; its aliases take one small file between them."""
+    stored, aliases = split(tensors)
+    total = block + (_round_up(len(encode(aliases)), block) if aliases else 0)  # its directory, and the alias map
+    for t in stored.values():
         shape, itemsize = tuple(t.shape), t.element_size()
         chunk = method.format.chunk_shape(shape, itemsize)
         chunk_bytes = prod(chunk) * itemsize
@@ -123,8 +127,7 @@ def space_needed(methods, tensors: dict, block: int) -> tuple[int, str]:
     """Free bytes a run needs, and what takes the most. One checkpoint is on disk at a time: a save round discards
     the previous round's before it writes (Slot.replace), each method's slot goes before the next method starts, and
     the ceiling file's slot goes at the end of its module."""
-    logical = sum(t.numel() * t.element_size() for t in tensors.values())
-    sizes = {"the ceiling file": _round_up(logical, block) + block}
+    sizes = {"the ceiling file": _round_up(unique_bytes(tensors), block) + block}
     sizes.update((f"{m.id}'s checkpoint", checkpoint_bound(m, tensors, block)) for m in methods)
     largest = max(sizes, key=sizes.get)
     return sizes[largest] + SPACE_SLACK, largest

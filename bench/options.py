@@ -10,15 +10,15 @@ import torch
 from bench import disk
 from bench import methods as registry
 from bench.checkpoint import DURABILITY
-from bench.models import DTYPES, PRESETS, check_model_dir
+from bench.models import DTYPES, KINDS, PRESETS, find_weights
 
 DEVICES = ("auto", "cpu", "cuda")
 
 
 def add_options(parser) -> None:
     group = parser.getgroup("ckpt-bench", "checkpoint benchmark")
-    group.addoption("--ckpt-model", default="small", help=f"preset ({', '.join(PRESETS)}) or a local Hugging Face model directory (default: small)")
-    group.addoption("--ckpt-dtype", default=None, help=f"{', '.join(DTYPES)} (default: the preset's)")
+    group.addoption("--ckpt-model", default="small", help=f"preset ({', '.join(PRESETS)}), a local model directory or a weights file ({', '.join(KINDS)}): its own tensors, as saved (default: small)")
+    group.addoption("--ckpt-dtype", default=None, help=f"{', '.join(DTYPES)}: casts the floating-point tensors (default: as the preset or the files have them)")
     group.addoption("--ckpt-device", default="auto", help="auto (CUDA when available), cpu or cuda (default: auto)")
     group.addoption("--ckpt-methods", default=None, help=f"comma-separated method ids, or 'all'; ids: {', '.join(registry.REGISTRY)} (default: {','.join(registry.DEFAULT_METHODS)})")
     group.addoption("--ckpt-dir", default=None, help="directory on the disk under test; the suite works in a fresh subdirectory of it (default: the system temporary directory)")
@@ -41,7 +41,7 @@ class Options:
         get = config.getoption
         model = get("--ckpt-model")
         if model not in PRESETS:
-            check_model_dir(Path(model))
+            find_weights(Path(model))  # the files and any index, checked now; their tensors are read later
         dtype = get("--ckpt-dtype")
         if dtype is not None and dtype not in DTYPES:
             raise ValueError(f"--ckpt-dtype {dtype!r}: choose from {', '.join(DTYPES)}")

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from bench import disk, machine, sweep
-from bench.backends.base import one_line
+from bench.aliases import unique_bytes
 from bench.methods import REGISTRY, Method
-from bench.models import PRESETS, ModelError, state_dict
+from bench.models import ModelError, describe, state_dict
 from bench.options import Options, add_options
 from bench.workspace import Workspace, raise_on_termination
 from runschema import SCHEMA_VERSION, add_efficiency
@@ -102,24 +102,25 @@ def find_method(method_id: str | None) -> Method | None:
 
 
 def _tensors(config) -> dict[str, torch.Tensor]:
-    """The model's state dict on the session device, made once per session."""
+    """The model's state dict on the session device, made once per session; tensors that share a storage in the
+    model still share it there."""
     if TENSORS not in config.stash:
         options = config.ckpt_options
-        config.stash[TENSORS] = {name: t.to(options.device) for name, t in _state_dict(options).items()}
+        config.stash[TENSORS] = _model_usage(state_dict, options.model, options.dtype, options.device)
     return config.stash[TENSORS]
 
 
-def _state_dict(options) -> dict[str, torch.Tensor]:
+def pytest_report_header(config) -> str:
+    """What --ckpt-model reads: the preset, or the local files, their format and tensor count."""
+    return f"ckpt-bench model: {_model_usage(describe, config.ckpt_options.model)}"
+
+
+def _model_usage(function, *args):
+    """A --ckpt-model that cannot be read stops the run with one usage line."""
     try:
-        return state_dict(options.model, options.dtype)
+        return function(*args)
     except ModelError as e:
         raise pytest.UsageError(str(e)) from None
-    except Exception as e:  # a local model's files can fail in any library under transformers (safetensors, zip)
-        if options.model in PRESETS:
-            raise
-        raise pytest.UsageError(
-            f"--ckpt-model {options.model}: cannot load its weights ({one_line(e)}); check or re-save the model directory"
-        ) from None
 
 
 @pytest.fixture(scope="session")
@@ -142,7 +143,7 @@ def model_info(options, tensors) -> dict:
         "dtype": ",".join(dtypes),
         "device": str(options.device),
         "n_tensors": len(tensors),
-        "logical_bytes": sum(t.numel() * t.element_size() for t in tensors.values()),
+        "logical_bytes": unique_bytes(tensors),  # a tied tensor is stored once by every method
         "durability": options.durability,
     }
 

@@ -1,7 +1,6 @@
 """Bad input, faults and damaged checkpoints: one clear line each, nothing of the user's lost, nothing left."""
 import ast
 import hashlib
-import inspect
 import os
 import re
 import signal
@@ -77,14 +76,14 @@ def users_tree(root: Path, outside: Path) -> None:
 
 @pytest.fixture(scope="module")
 def model_dirs(tmp_path_factory):
-    """Broken local Hugging Face directories, made from a tiny LLaMA saved under good/."""
+    """Broken local model directories, made from a tiny LLaMA saved under good/."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     root = tmp_path_factory.mktemp("models")
     config = LlamaConfig(hidden_size=32, num_hidden_layers=1, intermediate_size=64, num_attention_heads=2, vocab_size=64)
     LlamaForCausalLM(config).save_pretrained(root / "good")
-    (root / "bad-config").mkdir()
-    (root / "bad-config" / "config.json").write_text("{not json")
+    (root / "broken-index").mkdir()
+    (root / "broken-index" / "model.safetensors.index.json").write_text("{not json")
     (root / "truncated").mkdir()
     (root / "truncated" / "config.json").write_text((root / "good" / "config.json").read_text())
     weights = (root / "good" / "model.safetensors").read_bytes()
@@ -98,11 +97,11 @@ def model_dirs(tmp_path_factory):
         (["--ckpt-methods", ""], "--ckpt-methods '' names no method"),
         (["--ckpt-methods", " , "], "--ckpt-methods ' , ' names no method"),
         (["--ckpt-methods", "pytorch,t5x,pytorch"], "--ckpt-methods names pytorch more than once"),
-        (["--ckpt-model", "{models}/bad-config"], "bad-config: cannot load a model from it (It looks like the config"),
-        (["--ckpt-model", "{models}/truncated"], "truncated: cannot load its weights (SafetensorError: "),
-        (["--benchmark-storage", "{models}/bad-config/config.json"], "cannot write the run there (Not a directory)"),
+        (["--ckpt-model", "{models}/broken-index"], "broken-index: model.safetensors.index.json is not a JSON object"),
+        (["--ckpt-model", "{models}/truncated"], "truncated: model.safetensors cannot be read as a safetensors file"),
+        (["--benchmark-storage", "{models}/good/config.json"], "cannot write the run there (Not a directory)"),
     ],
-    ids=["methods-empty", "methods-commas", "methods-repeated", "model-bad-config", "model-truncated-weights",
+    ids=["methods-empty", "methods-commas", "methods-repeated", "model-broken-index", "model-truncated-weights",
          "storage-unwritable"],
 )
 def test_a_mistake_found_before_the_first_benchmark_is_one_usage_line(args, expected, model_dirs, tmp_path):
@@ -220,15 +219,41 @@ def test_a_signal_in_the_middle_of_a_save_leaves_only_the_users_files(signum, me
         output, _ = proc.communicate(timeout=120)
     finally:
         proc.kill()
+    # where the signal lands (mostly while the save waits on TensorStore, on a busy machine sometimes in the next
+    # round's setup) depends on timing: what must hold wherever it lands is checked here
     assert proc.returncode == 2, output[-3000:]  # pytest's "interrupted"
     assert "Traceback" not in output
-    if signum == signal.SIGINT:  # Ctrl-C landed inside the save, while it waited on TensorStore
-        lines, first = inspect.getsourcelines(TensorStore.save)
-        where = re.search(rf"^{re.escape(tensorstore_format.__file__)}:(\d+): KeyboardInterrupt$", output, re.M)
-        assert where and first <= int(where[1]) < first + len(lines), output[-3000:]
-    else:
+    assert re.search(r"^\S+\.py:\d+: KeyboardInterrupt(: SIGTERM)?$", output, re.M), output[-3000:]
+    if signum == signal.SIGTERM:
         assert "KeyboardInterrupt: SIGTERM" in output
     assert snapshot(ckpt_dir) == before
+
+
+class _Write:
+    """A TensorStore write future as an interrupted save sees it: its wait can itself be interrupted (a second
+    Ctrl-C) before the write ends."""
+
+    def __init__(self, interruptions: int):
+        self.interruptions, self.waited = interruptions, False
+
+    def exception(self):
+        if self.interruptions:
+            self.interruptions -= 1
+            raise KeyboardInterrupt
+        self.waited = True
+
+
+def test_an_interrupted_tensorstore_save_returns_only_once_every_write_has_ended():
+    writes = [_Write(0), _Write(2), _Write(0)]
+    with pytest.raises(KeyboardInterrupt, match="the first Ctrl-C"):
+        with tensorstore_format._InFlight() as track:
+            for w in writes:
+                track(w)
+            raise KeyboardInterrupt("the first Ctrl-C")
+    assert all(w.waited for w in writes)
+    with tensorstore_format._InFlight() as track:  # a save that ends normally waits on nothing more
+        track(_Write(0))
+    assert not track[0].waited
 
 
 def test_sighup_becomes_an_interrupt_unless_the_user_ignores_it():

@@ -9,8 +9,8 @@ from tests.helpers import run_bench
     "args, expected",
     [
         (["--ckpt-methods", "pytorch,nope"], "unknown method 'nope'; choose from: pytorch, tensorstore"),
-        (["--ckpt-model", "huge"], "--ckpt-model huge: not a preset (tiny, small, openllama-3b) and not a directory"),
-        (["--ckpt-model", "{tmp}"], "no config.json in it"),
+        (["--ckpt-model", "huge"], "--ckpt-model huge: not a preset (tiny, tiny-tied, small, openllama-3b) and no such file"),
+        (["--ckpt-model", "{tmp}"], "no weight files in it (looked for model.safetensors, "),
         (["--ckpt-dtype", "float8"], "--ckpt-dtype 'float8': choose from float32, float16, bfloat16"),
         (["--ckpt-device", "tpu"], "--ckpt-device 'tpu': choose from auto, cpu, cuda"),
         pytest.param(["--ckpt-device", "cuda"], "--ckpt-device cuda: PyTorch sees no CUDA device here",
