@@ -12,12 +12,13 @@ for arg in "$@"; do
   previous=$arg
 done
 mkdir -p results "$(dirname "$run")"
-rm -f results/run.json  # the suite's own file from an earlier run: a failed run must not report it again
+started=results/.run-started  # a run file older than this marker is an earlier run's: a failed run reports nothing
+touch "$started"
 status=0
 python -m pytest bench/ --benchmark-only --benchmark-json=results/run.json "$@" || status=$?
-if [ -s "$run" ]; then
+if [ -s "$run" ] && [ "$run" -nt "$started" ]; then
   python -m plotting "$run" --out results || status=$((status ? status : $?))
 else
-  echo "ckpt-bench: no run was stored in $run, so there is no report" >&2
+  echo "ckpt-bench: this run stored nothing in $run, so there is no report" >&2
 fi
 exit "$status"

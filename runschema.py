@@ -165,7 +165,7 @@ class SweepAxes:
 
     @property
     def method_id(self) -> str:
-        return f"{size_label(self.target_bytes)}-{flight_label(self.in_flight)}-{self.codec or 'raw'}"
+        return "-".join(self.params().values())
 
     def params(self) -> dict[str, str]:
         labels = (size_label(self.target_bytes), flight_label(self.in_flight), self.codec or "raw")

@@ -52,3 +52,14 @@ def unique_bytes(tensors: dict[str, torch.Tensor]) -> int:
 def encode(aliases: dict[str, str]) -> bytes:
     """The alias map as a checkpoint stores it: a JSON object, {"alias": "its target"}."""
     return json.dumps(aliases, indent=1).encode()
+
+
+def decode(data: bytes) -> dict[str, str]:
+    """The alias map a checkpoint stored; ValueError, saying what is wrong, for a damaged one."""
+    try:
+        aliases = json.loads(data)
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(f"aliases.json is not valid JSON: {e}") from e
+    if not isinstance(aliases, dict) or not all(isinstance(target, str) for target in aliases.values()):
+        raise ValueError("aliases.json is not an object mapping each alias to a tensor's name")
+    return aliases

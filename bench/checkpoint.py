@@ -1,12 +1,11 @@
 """Save, load and verify a checkpoint with any registered method."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
-from bench.aliases import encode, find_aliases, same_view, split
+from bench.aliases import decode, encode, find_aliases, same_view, split
 from bench.backends.base import one_line
 from bench.disk import fsync_dirs, fsync_path
 
@@ -65,15 +64,7 @@ def _restore_aliases(tensors: dict[str, torch.Tensor], root: Path) -> None:
 
 def _read_aliases(root: Path) -> dict[str, str]:
     path = root / ALIASES
-    if not path.exists():  # no tied tensors
-        return {}
-    try:
-        aliases = json.loads(path.read_bytes())
-    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
-        raise ValueError(f"{ALIASES} is not valid JSON: {e}") from e
-    if not isinstance(aliases, dict) or not all(isinstance(target, str) for target in aliases.values()):
-        raise ValueError(f"{ALIASES} is not an object mapping each alias to a tensor's name")
-    return aliases
+    return decode(path.read_bytes()) if path.exists() else {}  # no file: no tied tensors
 
 
 _SAME_WIDTH_INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}

@@ -10,8 +10,8 @@ from bench.backends.tensorstore import TensorStore
 from bench.backends.torch_file import TorchFile
 from bench.chunks import FixedChunks, TargetChunks
 
-T5X_TARGET_BYTES = 64 * 2**20  # t5x/checkpoints.py _DESIRED_CHUNK_SIZE_BYTES
-T5X_IO_CONCURRENCY = 128  # t5x/checkpoints.py _TS_CONTEXT file_io_concurrency limit
+T5X_TARGET_BYTES = 64 * 2**20  # T5X's _DESIRED_CHUNK_SIZE_BYTES (docs/methods.md, where it comes from)
+T5X_IO_CONCURRENCY = 128  # T5X's _TS_CONTEXT file_io_concurrency limit (docs/methods.md)
 DCP_THREADS = 2  # fixed, not per machine, so that runs compare across machines; one per core here
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from bench.backends.base import one_line
+from bench.backends.torch_file import weights_only_refusal
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 SEED = 0
@@ -189,18 +190,12 @@ def _read_pickle(path: Path, file: Path) -> dict[str, torch.Tensor]:
         obj = torch.load(file, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(file))
     except pickle.UnpicklingError as e:
         raise ModelError(
-            f"--ckpt-model {path}: {file.name} is refused by torch.load(weights_only=True) ({_refusal(e)}): it holds "
+            f"--ckpt-model {path}: {file.name} is refused by torch.load(weights_only=True) ({weights_only_refusal(e) or one_line(e)}): it holds "
             f"objects other than tensors, or is not a torch.save file; save the model's state_dict() with torch.save"
         ) from None
     except Exception as e:  # torch's readers raise RuntimeError, KeyError or EOFError on a damaged file
         raise _unreadable(path, file, "torch.save", one_line(e).split(". ")[0]) from None
     return _tensor_mapping(path, file, obj)
-
-
-def _refusal(e: pickle.UnpicklingError) -> str:
-    """torch's weights-only refusal is a page long; its cause is the sentence after 'WeightsUnpickler error:'."""
-    cause = str(e).partition("WeightsUnpickler error:")[2].strip()
-    return cause.split("\n")[0].split(". ")[0] if cause else one_line(e)
 
 
 def _unreadable(path: Path, file: Path, kind: str, reason: str) -> ModelError:

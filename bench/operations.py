@@ -10,7 +10,11 @@ def timed_save(request, benchmark, method, slot, tensors, options, model_info, r
     def setup():  # untimed: the previous round's checkpoint goes, a fresh empty directory comes
         return method, tensors, slot.replace(), options.durability
 
-    measured = measure(benchmark, checkpoint.save, setup, rounds, options.device)
+    try:
+        measured = measure(benchmark, checkpoint.save, setup, rounds, options.device)
+    except BaseException:
+        slot.discard()  # a failed save's partial checkpoint must not be loaded as if it were whole
+        raise
     record(benchmark, method_identity(method), model_info, disk.usage(slot.root), measured)
     request.getfixturevalue("saved")  # verifies the last round's checkpoint, or drops these timings
 

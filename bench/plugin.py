@@ -2,6 +2,7 @@
 own JSON fields, progress lines. Registered by the root conftest.py; inert in a run that collects no benchmark."""
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -98,7 +99,12 @@ def _check_space(config, benchmarks) -> None:
 
 def find_method(method_id: str | None) -> Method | None:
     """The Method behind a benchmark's `method` param: a registered method or a sweep point (None: the ceiling)."""
-    return REGISTRY.get(method_id) or next((m for m in sweep.grid() if m.id == method_id), None)
+    return REGISTRY.get(method_id) or _sweep_points().get(method_id)
+
+
+@functools.cache
+def _sweep_points() -> dict[str, Method]:
+    return {m.id: m for m in sweep.grid()}
 
 
 def _tensors(config) -> dict[str, torch.Tensor]:

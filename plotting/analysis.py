@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 
 import runschema
-from plotting.runs import CEILING_OPS, GROUPS, LOAD_COLD, SAVE, Run, Stat
-from runschema import BASELINE, improvement
+from plotting.runs import Run, Stat
+from runschema import BASELINE, CEILING_OPS, GROUPS, LOAD_COLD, SAVE, improvement
 
 SIZE_UNITS = (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10), ("B", 1))
 NOISY = 0.20  # IQR / median above which a median is flagged: the rounds disagree by more than a fifth

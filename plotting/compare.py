@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-from plotting import figures, panels  # modules, not names: panels builds its chart from this module's ratios
+from plotting import figures
 from plotting.analysis import NOISY, median, noisy
 from plotting.context import context
-from plotting.runs import GROUPS, IQR, Run, RunError, check_same_generation
+from plotting.panels import COLORS, LOG, SERIES_NAMES, Panel, PanelSeries, ratio_label, ratio_ticks
+from plotting.runs import IQR, Run, RunError, check_same_generation
 from plotting.tables import FLAG, NA, Table, fmt_spread, ms_format
+from runschema import GROUPS
 
 
 def check_comparable(a: Run, b: Run) -> None:
@@ -20,8 +22,11 @@ def check_comparable(a: Run, b: Run) -> None:
         )
 
 
+IDENTITY = ("commit", "date")  # every run differs here: not worth a line
+
+
 def differences(a: Run, b: Run) -> str:
-    ca, cb = context(a), context(b)
+    ca, cb = ({k: v for k, v in context(r).items() if k not in IDENTITY} for r in (a, b))
     changed = [f"{k} {ca.get(k, NA)} -> {cb.get(k, NA)}" for k in dict.fromkeys([*ca, *cb]) if ca.get(k) != cb.get(k)]
     return "; ".join(changed) or "nothing recorded differs (same workload, machine and versions)"
 
@@ -76,5 +81,31 @@ def compare_text(a: Run, b: Run) -> str:
     return f"A: {a.source}\nB: {b.source}\ndiffers: {differences(a, b)}\n\n{compare_table(a, b).text()}\n"
 
 
+def heading(a: Run, b: Run) -> list[str]:
+    return [f"A: {a.file_names}", f"B: {b.file_names}", f"differs: {differences(a, b)}"]
+
+
+def panel(a: Run, b: Run) -> Panel:
+    """B/A of the medians per method, one series per operation both runs measured, on a log axis around 1x."""
+    names = methods(a, b)
+    ms = ms_format(a, b)
+    series = []
+    for g in operations(a, b):
+        ratios = tuple(ratio(a, b, g, m) for m in names)
+        tooltips = tuple(
+            f"{SERIES_NAMES[g]}: A {ms(median(a, g, m))} ms, B {ms(median(b, g, m))} ms"
+            for m in names
+        )
+        series.append(PanelSeries(SERIES_NAMES[g], COLORS[g], ratios, tuple(map(fmt_ratio, ratios)), tooltips))
+    found = [r for s in series for r in s.values if r is not None]
+    return Panel(
+        "B/A per method and operation",
+        "B/A of the median time (log scale): below 1x B is faster, above 1x B is slower",
+        tuple((a if m in a.methods else b).label(m) for m in names), tuple(series), ratio_label, LOG,
+        ratio_ticks(min(found, default=1.0), max(found, default=1.0)), origin=1.0, reference=1.0,
+        no_data=f"{NA}: the runs share no method and operation",
+    )
+
+
 def compare_figure(a: Run, b: Run) -> Figure:
-    return figures.panels_figure([panels.compare_panel(a, b)], panels.compare_heading(a, b), columns=1, width=11)
+    return figures.panels_figure([panel(a, b)], heading(a, b), columns=1, width=11)

@@ -16,7 +16,8 @@ from statistics import median
 
 from scipy.stats import mannwhitneyu
 
-from plotting.runs import CEILING_OPS, GROUPS, WORKLOAD, Run, RunError, check_same_generation
+from plotting.runs import Run, RunError, check_same_generation
+from runschema import CEILING_OPS, GROUPS, WORKLOAD
 from plotting.tables import Table, fmt_pct
 
 CEILING, REFERENCE, NONE, AUTO = "ceiling", "pytorch", "none", "auto"

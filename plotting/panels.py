@@ -6,13 +6,13 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-from plotting import analysis, compare
-from plotting.runs import GROUPS, LOAD_COLD, LOAD_WARM, SAVE, Run, Stat
+from plotting import analysis
+from plotting.runs import Run, Stat
 from plotting.tables import (
     EFFICIENCY_NOTE, FLAG, NA, NO_BASELINE, NO_CEILING, NO_PEAKS, NO_SIZES, baseline_label, ceiling_line,
     fmt_efficiency, fmt_pct, headline, ms_format,
 )
-from runschema import BASELINE
+from runschema import BASELINE, GROUPS, LOAD_COLD, LOAD_WARM, SAVE
 
 LINEAR, LOG = "linear", "log"
 COLORS = {SAVE: "#4C72B0", LOAD_COLD: "#DD8452", LOAD_WARM: "#F3BE94", "size": "#55A868"}
@@ -177,34 +177,6 @@ def _memory_series(name: str, group: str, peak_bytes: list[int | None], div: flo
     values = tuple(None if b is None else b / div for b in peak_bytes)
     tooltips = tuple(f"{SERIES_NAMES[group]} {name}: {NA if b is None else f'{b:,} bytes'}" for b in peak_bytes)
     return PanelSeries(SERIES_NAMES[group], COLORS[group], values, tuple(map(_number, values)), tooltips)
-
-
-def compare_heading(a: Run, b: Run) -> list[str]:
-    return [f"A: {a.file_names}", f"B: {b.file_names}", f"differs: {compare.differences(a, b)}"]
-
-
-def compare_panel(a: Run, b: Run) -> Panel:
-    """B/A of the medians per method, one series per operation both runs measured, on a log axis around 1x."""
-    names = compare.methods(a, b)
-    ms = ms_format(a, b)
-    series = []
-    for g in compare.operations(a, b):
-        ratios = tuple(compare.ratio(a, b, g, m) for m in names)
-        tooltips = tuple(
-            f"{SERIES_NAMES[g]}: A {ms(analysis.median(a, g, m))} ms, B {ms(analysis.median(b, g, m))} ms"
-            for m in names
-        )
-        series.append(PanelSeries(SERIES_NAMES[g], COLORS[g], ratios, tuple(map(compare.fmt_ratio, ratios)), tooltips))
-    found = [r for s in series for r in s.values if r is not None]
-    return Panel(
-        "B/A per method and operation",
-        "B/A of the median time (log scale): below 1x B is faster, above 1x B is slower",
-        tuple((a if m in a.methods else b).label(m) for m in names), tuple(series), ratio_label, LOG,
-        ratio_ticks(min(found, default=1.0), max(found, default=1.0)), origin=1.0, reference=1.0,
-        no_data=f"{NA}: the runs share no method and operation",
-    )
-
-
 
 
 def log_ticks(low: float, high: float) -> tuple[float, ...]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from plotting import sweep
-from plotting.runs import GROUPS, RunError, parse_run
+from plotting.runs import RunError, parse_run
+from runschema import GROUPS
 from plotting.tables import report_text
 
 RUN_JSON = pytest.StashKey[dict]()

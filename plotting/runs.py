@@ -7,13 +7,12 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runschema import CEILING, CEILING_OPS, GROUPS, LOAD_COLD, LOAD_WARM, SAVE, WORKLOAD, Record, RecordError, check_version
+from runschema import CEILING, GROUPS, LOAD_COLD, SAVE, WORKLOAD, Record, RecordError, check_version
 
 REQUIRED = (SAVE, LOAD_COLD)
 IQR = "interquartile range"
 SPREADS = (("q1", "q3", IQR), ("min", "max", "min to max"))  # preferred first
 RUN_HINT = "run `pytest bench/ --benchmark-only` to store one"
-__all__ = ["CEILING_OPS", "GROUPS", "LOAD_COLD", "LOAD_WARM", "SAVE", "WORKLOAD"]  # re-exported for the reports
 
 
 class RunError(Exception):

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 from plotting import analysis
 from plotting.context import context_lines
-from plotting.runs import CEILING_OPS, GROUPS, LOAD_COLD, LOAD_WARM, SAVE, Run, Stat
-from runschema import BASELINE
+from plotting.runs import Run, Stat
+from runschema import BASELINE, CEILING_OPS, GROUPS, LOAD_COLD, LOAD_WARM, SAVE, improvement
 
 NA = "n/a"
 GROUP_NAMES = {SAVE: "save", LOAD_COLD: "load", LOAD_WARM: "load-warm"}  # the seed calls load-cold "load"
@@ -236,7 +236,7 @@ def recommendations(run: Run) -> list[str]:
 
 
 def _vs(values: dict[str, float], method: str, better: str, worse: str) -> str:
-    pct = analysis.improvement(values.get(BASELINE), values[method])
+    pct = improvement(values.get(BASELINE), values[method])
     if pct is None or method == BASELINE:
         return ""
     return f", {abs(pct):.1f}% {better if pct >= 0 else worse} than {BASELINE}"

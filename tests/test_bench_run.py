@@ -67,6 +67,11 @@ def test_every_benchmark_records_the_stored_fields(run):
             assert e["config"]["id"] == e["method"] and e["efficiency"] > 0
 
 
+def test_the_rounds_cpu_time_is_measured(run):
+    saves = [b["extra_info"] for b in run["benchmarks"] if b["group"] == "save"]
+    assert sum(e["cpu_user_s"] + e["cpu_system_s"] for e in saves) > 0  # six saves of 0.9 MB use some CPU
+
+
 def test_sizes_and_file_counts_make_sense(run):
     save = {m: b["extra_info"] for (g, m), b in by_group(run).items() if g == "save"}
     assert len(save) == 6

@@ -5,7 +5,8 @@ import pytest
 
 from plotting.__main__ import main
 from plotting.gate import gate
-from plotting.runs import LOAD_COLD, SAVE, RunError, parse_run
+from plotting.runs import RunError, parse_run
+from runschema import LOAD_COLD, SAVE
 from tests.plotting_data import rounds_json, write
 
 TIGHT = (1.00, 1.01, 1.02)  # three rounds within 2%: any shift of a few % separates them

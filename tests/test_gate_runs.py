@@ -41,6 +41,8 @@ def slowed(tmp_path_factory):
 
 
 def test_runs_gated_against_themselves_pass(reruns, capsys):
+    """The command line on real runs, and the rule that sets the fastest current run against the slowest baseline
+    run: the other way round, the same runs would fail on their own spread."""
     assert main(["gate", str(reruns), str(reruns)]) == 0
     assert capsys.readouterr().out.startswith("ok: none of ")
 

@@ -3,7 +3,8 @@ import pytest
 
 from plotting import analysis
 from plotting.figures import performance_figure
-from plotting.runs import LOAD_COLD, LOAD_WARM, SAVE, load_runs, parse_run
+from plotting.runs import load_runs, parse_run
+from runschema import LOAD_COLD, LOAD_WARM, SAVE
 from plotting.tables import ceiling_line, efficiency_table, memory_table, report_markdown, report_text
 from tests.plotting_data import SIX, TINY, keep, seed_json, tiny_json, write
 

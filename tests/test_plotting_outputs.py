@@ -13,7 +13,8 @@ from plotting import analysis, sweep
 from plotting.__main__ import main
 from plotting.figures import DPI, performance_figure
 from plotting.panels import performance_panels
-from plotting.runs import LOAD_COLD, LOAD_WARM, SAVE, load_runs, parse_run
+from plotting.runs import load_runs, parse_run
+from runschema import LOAD_COLD, LOAD_WARM, SAVE
 from plotting.svg import performance_svg
 from tests.plotting_data import SIX, TINY, keep, seed_json, tiny_json
 from tests.test_plotting_panels import TITLES, cuda_run

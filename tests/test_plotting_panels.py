@@ -2,8 +2,10 @@
 import pytest
 
 from plotting import analysis, panels
+from plotting import compare
 from plotting.compare import ratio
-from plotting.runs import LOAD_COLD, LOAD_WARM, SAVE, load_runs, parse_run
+from plotting.runs import load_runs, parse_run
+from runschema import LOAD_COLD, LOAD_WARM, SAVE
 from tests.plotting_data import SIX, TINY, TINY_NOFSYNC, tiny_json
 
 TITLES = [
@@ -78,10 +80,10 @@ def test_time_and_ratio_ticks_read_as_such():
 
 def test_the_compare_panel_has_the_ratios_around_1x_with_ticks_covering_them():
     a, b = load_runs([TINY]), load_runs([TINY_NOFSYNC])
-    panel = panels.compare_panel(a, b)
+    panel = compare.panel(a, b)
     assert [s.name for s in panel.series] == ["save", "load (cold)", "load (warm)"]
     assert panel.series[0].values[0] == pytest.approx(ratio(a, b, SAVE, "pytorch"))
     ratios = [v for s in panel.series for v in s.values]
     assert panel.ticks[0] <= min(ratios) and panel.ticks[-1] >= max(ratios)
     assert (panel.scale, panel.origin, panel.reference) == (panels.LOG, 1.0, 1.0)
-    assert panels.compare_heading(a, b)[:2] == ["A: tiny_run.json", "B: tiny_run_nofsync.json"]
+    assert compare.heading(a, b)[:2] == ["A: tiny_run.json", "B: tiny_run_nofsync.json"]

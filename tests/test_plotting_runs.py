@@ -7,7 +7,8 @@ import pytest
 
 from plotting.__main__ import main
 import runschema
-from plotting.runs import LOAD_COLD, LOAD_WARM, SAVE, RunError, check_same_generation, load_runs, newest_run, parse_run
+from plotting.runs import RunError, check_same_generation, load_runs, newest_run, parse_run
+from runschema import LOAD_COLD, LOAD_WARM, SAVE
 from tests.helpers import load_run
 from tests.plotting_data import CUDA_RUNS, SIX, TINY, TINY_NOFSYNC, keep, tiny_json, write
 

@@ -2,7 +2,8 @@
 import pytest
 
 from plotting.__main__ import main
-from plotting.runs import LOAD_COLD, SAVE, parse_run
+from plotting.runs import parse_run
+from runschema import LOAD_COLD, SAVE
 from plotting.tables import comparison_table, improvement_table, ranking_table
 from tests.plotting_data import SEED_TABLE, seed_json, write
 

@@ -3,7 +3,8 @@ import pytest
 
 from plotting import analysis
 from plotting.figures import performance_figure
-from plotting.runs import GROUPS, SAVE, load_runs, parse_run
+from plotting.runs import load_runs, parse_run
+from runschema import GROUPS, SAVE
 from plotting.tables import FLAG, SPREAD_LEGEND, report_text, spread_table
 from tests.plotting_data import SIX, TINY, tiny_json
 

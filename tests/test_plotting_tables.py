@@ -2,7 +2,8 @@
 import pytest
 
 from plotting import analysis
-from plotting.runs import LOAD_COLD, SAVE, load_runs, parse_run
+from plotting.runs import load_runs, parse_run
+from runschema import LOAD_COLD, SAVE
 from plotting.tables import (
     comparison_table,
     improvement_table,

@@ -15,6 +15,12 @@ FILENAME = "model.pth"
 _WEIGHTS_ONLY = re.compile(r"WeightsUnpickler error: (.*?)(\. Please|$)", re.M)  # torch's reason comes mid-paragraph
 
 
+def weights_only_refusal(exc: BaseException) -> str | None:
+    """Why torch.load(weights_only=True) refused a file (its message is a paragraph), or None for another error."""
+    refused = _WEIGHTS_ONLY.search(str(exc))
+    return refused[1] if refused else None
+
+
 @dataclass(frozen=True)
 class TorchFile(Format):
     mmap: bool = False  # torch.load(mmap=True), then copied into memory inside the timer
@@ -32,6 +38,6 @@ class TorchFile(Format):
         return torch.load(root / FILENAME, map_location=device, weights_only=True)
 
     def error_line(self, exc: BaseException) -> str:
-        if refused := _WEIGHTS_ONLY.search(str(exc)):
-            return one_line(exc, f"torch.load(weights_only=True) refused it: {refused[1]}")
+        if refused := weights_only_refusal(exc):
+            return one_line(exc, f"torch.load(weights_only=True) refused it: {refused}")
         return super().error_line(exc)
