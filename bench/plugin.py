@@ -57,7 +57,9 @@ def pytest_collection_modifyitems(config, items):
         )
     _warn_ignored(config)
     _check_storage(config)
-    _check_space(config, benchmarks)
+    methods = _methods(benchmarks)
+    _check_dtypes(methods, _tensors(config))
+    _check_space(config, methods)
     config.pluginmanager.register(Progress(config), "ckpt-bench-progress")
 
 
@@ -84,10 +86,25 @@ def _check_storage(config) -> None:
         ) from None
 
 
-def _check_space(config, benchmarks) -> None:
-    options = config.ckpt_options
+def _methods(benchmarks) -> list[Method]:
+    """The methods the benchmarks that will run measure, each once."""
     ids = [item.callspec.params.get("method") for item in benchmarks if hasattr(item, "callspec")]
-    methods = dict.fromkeys(m for m in map(find_method, ids) if m is not None)
+    return list(dict.fromkeys(m for m in map(find_method, ids) if m is not None))
+
+
+def _check_dtypes(methods: list[Method], tensors: dict[str, torch.Tensor]) -> None:
+    dtypes = sorted({t.dtype for t in tensors.values()}, key=str)
+    for method in methods:
+        refused = [str(d).removeprefix("torch.") for d in dtypes if not method.format.stores(d)]
+        if refused:
+            raise pytest.UsageError(
+                f"--ckpt-methods {method.id}: its format cannot store {', '.join(refused)} tensors, which the model "
+                f"has; leave {method.id} out, or cast the floating-point tensors with --ckpt-dtype"
+            )
+
+
+def _check_space(config, methods: list[Method]) -> None:
+    options = config.ckpt_options
     needed, largest = disk.space_needed(methods, _tensors(config), disk.block_bytes(options.ckpt_dir))
     free = disk.free_bytes(options.ckpt_dir)
     if free < needed:

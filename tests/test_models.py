@@ -7,9 +7,12 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from bench.backends.tensorstore import TensorStore
+from bench.backends.torch_file import TorchFile
 from bench.checkpoint import mismatches
+from bench.chunks import FixedChunks
 from bench.models import ModelError, describe, preset_shapes, preset_state_dict, read_weights, state_dict
-from tests.helpers import load_run, run_bench, stored_runs
+from tests.helpers import load_run, run_bench, stored_runs, usage_line
 
 HEAD, EMBED = "lm_head.weight", "model.embed_tokens.weight"
 
@@ -302,3 +305,17 @@ def test_a_real_run_on_an_encoder_benchmarks_the_files_own_tensors(bert_dir, tmp
     (run,) = stored_runs(tmp_path / "storage")
     records = [b["extra_info"] for b in load_run(run)["benchmarks"]]
     assert records and {(r["model"], r["n_tensors"]) for r in records} == {(str(bert_dir), n)}
+
+
+def test_a_model_with_a_dtype_a_method_cannot_store_stops_before_any_benchmark(tmp_path):
+    save_file({"w": torch.ones(4, 4), "scale": torch.ones(4).to(torch.float8_e4m3fn)}, tmp_path / "model.safetensors")
+    assert not TensorStore(chunks=FixedChunks(64)).stores(torch.float8_e4m3fn) and TorchFile().stores(torch.float8_e4m3fn)
+    (tmp_path / "ckpt").mkdir()
+    proc = run_bench("--ckpt-model", str(tmp_path / "model.safetensors"), "--ckpt-methods", "pytorch,ts+chunks",
+                     "--ckpt-dir", str(tmp_path / "ckpt"), storage=tmp_path / "storage")
+    assert "--ckpt-methods ts+chunks: its format cannot store float8_e4m3fn tensors" in usage_line(proc)
+    assert list((tmp_path / "ckpt").iterdir()) == []
+    cast = run_bench("--ckpt-model", str(tmp_path / "model.safetensors"), "--ckpt-methods", "pytorch,ts+chunks",
+                     "--ckpt-dtype", "float16", "--ckpt-dir", str(tmp_path / "ckpt"), "--benchmark-min-rounds=1",
+                     "-k", "save or load_cold", storage=tmp_path / "storage")
+    assert cast.returncode == 0, cast.stdout[-3000:] + cast.stderr[-3000:]

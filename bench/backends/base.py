@@ -50,6 +50,11 @@ class Format(ABC):
         """The JSON-able configuration."""
         return {"format": self.name, **asdict(self)}
 
+    def stores(self, dtype: torch.dtype) -> bool:
+        """Whether this format can hold tensors of `dtype`: checked before the run, so that a model it cannot
+        store is one line, not a failed save."""
+        return True
+
     def chunk_shape(self, shape: tuple[int, ...], itemsize: int) -> list[int]:
         """The unit a tensor is stored in; a format that does not chunk stores each tensor whole."""
         return [max(1, d) for d in shape]

@@ -101,6 +101,13 @@ class TensorStore(Format):
     def describe(self) -> dict:
         return {**super().describe(), "chunks": self.chunks.describe()}
 
+    def stores(self, dtype: torch.dtype) -> bool:
+        try:
+            to_numpy(torch.empty(0, dtype=dtype))
+        except TypeError:  # numpy has no such type (the float8 kinds), and TensorStore's arrays are numpy's
+            return False
+        return True
+
     def chunk_shape(self, shape: tuple[int, ...], itemsize: int) -> list[int]:
         return self.chunks.shape_for(shape, itemsize)
 
