@@ -189,8 +189,9 @@ def _read_pickle(path: Path, file: Path) -> dict[str, torch.Tensor]:
     try:  # torch maps only its zip format into memory; an older pickle is read whole
         obj = torch.load(file, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(file))
     except pickle.UnpicklingError as e:
+        reason = weights_only_refusal(e) or one_line(e)
         raise ModelError(
-            f"--ckpt-model {path}: {file.name} is refused by torch.load(weights_only=True) ({weights_only_refusal(e) or one_line(e)}): it holds "
+            f"--ckpt-model {path}: {file.name} is refused by torch.load(weights_only=True) ({reason}): it holds "
             f"objects other than tensors, or is not a torch.save file; save the model's state_dict() with torch.save"
         ) from None
     except Exception as e:  # torch's readers raise RuntimeError, KeyError or EOFError on a damaged file

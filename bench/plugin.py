@@ -197,8 +197,8 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
 
 
 class Progress:
-    """Which benchmark is running, and how long each took: on `small` one benchmark takes about a minute, and
-    pytest's default output is one dot per test. A user's -q (or -v) is kept."""
+    """Which benchmark is running, and how long each took: on `small` one benchmark can take minutes, and pytest's
+    default output is one dot per test. A user's -q (or -v) is kept."""
 
     def __init__(self, config):
         if config.option.verbose == 0:

@@ -1,13 +1,13 @@
 """The figure's charts as one interactive SVG (pygal), from the same panels as the PNG: hover a bar for its numbers."""
 from __future__ import annotations
 
-import textwrap
 import xml.etree.ElementTree as ET
 
 import pygal
 from pygal.style import DefaultStyle
 
 from plotting import panels
+from plotting.figures import wrap
 from plotting.runs import Run
 
 SVG, XLINK = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
@@ -91,8 +91,7 @@ def performance_svg(run: Run) -> str:
 
 def _lines(text: str, size: int, color: str = "#000000") -> list[tuple[str, int, str]]:
     """The text broken at spaces into lines that fit the document's width at this font size."""
-    chars = int(WIDTH / (size * CHAR))
-    return [(line, size, color) for line in textwrap.wrap(text, chars, break_on_hyphens=False) or [""]]
+    return [(line, size, color) for line in wrap(text, int(WIDTH / (size * CHAR))).split("\n")]
 
 
 def _write(root: ET.Element, lines: list[tuple[str, int, str]], y: float) -> float:
