@@ -12,10 +12,12 @@ from dataclasses import asdict, dataclass, fields
 
 # 1: runs stored before records carried a version (params.method was not a plain string, free space in machine_info).
 # 2: params.method is the method id, extra_info carries schema_version and the CPU time of the rounds.
-SCHEMA_VERSION = 2
+# 3: extra_info carries the checkpoint's state (model, adam), ranks (world_size, nnodes, saved_world_size, rank_bytes)
+#    and anonymous and file-backed memory peaks.
+SCHEMA_VERSION = 3
 # A run's timings mean the same thing as another's when their versions share a generation; a version that changes
 # what a timer covers (or the ceiling) starts a new generation, and the reports refuse to compare across it.
-GENERATION = {1: 1, 2: 1}
+GENERATION = {1: 1, 2: 1, 3: 1}
 
 SAVE, LOAD_COLD, LOAD_WARM = "save", "load-cold", "load-warm"
 GROUPS = (SAVE, LOAD_COLD, LOAD_WARM)
@@ -26,7 +28,7 @@ SWEEP_SAVE, SWEEP_LOAD_COLD = "sweep-save", "sweep-load-cold"
 SWEEP_GROUPS = (SWEEP_SAVE, SWEEP_LOAD_COLD)
 SWEEP_AXES = ("chunk_target", "in_flight", "codec")  # the sweep's params besides `method`, each a plain string
 BASELINE = "tensorstore"  # the seed's baseline: improvements are relative to it
-WORKLOAD = ("model", "dtype", "device", "durability")  # benchmarks that differ here measured different things
+WORKLOAD = ("model", "state", "dtype", "device", "durability")  # benchmarks that differ here measured different things
 
 
 def size_label(n: int, sep: str = "") -> str:
@@ -53,6 +55,7 @@ class Record:
     label: str | None = None
     config: dict | None = None  # the method's configuration, as its format describes it
     model: str | None = None
+    state: str = "model"  # what the checkpoint holds: the model's tensors, or with "adam" also Adam's state
     dtype: str | None = None
     device: str | None = None
     durability: str | None = None
@@ -62,11 +65,17 @@ class Record:
     apparent_bytes: int | None = None  # sum of st_size
     disk_bytes: int | None = None  # sum of st_blocks * 512: allocated blocks
     peak_rss_bytes: int | None = None  # above the level before, in one untimed round
+    peak_anon_bytes: int | None = None  # anonymous memory (heap, buffers): what the kernel cannot drop
+    peak_file_bytes: int | None = None  # file-backed resident pages (page cache mapped in): the kernel may drop them
     peak_cuda_bytes: int | None = None
     cpu_user_s: float | None = None  # median over the timed rounds of the process's user CPU seconds
     cpu_system_s: float | None = None
     throughput_gbps: float | None = None
     efficiency: float | None = None  # ceiling median / this median
+    world_size: int | None = None  # ranks that did the operation; absent: one process, no process group
+    nnodes: int | None = None
+    saved_world_size: int | None = None  # loads: ranks that wrote the checkpoint
+    rank_bytes: dict | None = None  # rank (a string) -> bytes it wrote or read
     schema_version: int = 1
 
     def to_json(self) -> dict:

@@ -83,7 +83,7 @@ def _check_pair(base: Run, cur: Run) -> None:
         if a != b:
             raise RunError(
                 f"{cur.source} measured {key} {b} but {base.source} measured {a}; "
-                f"gate two runs of the same workload (--ckpt-model, --ckpt-dtype, --ckpt-device, --ckpt-durability)"
+                f"gate two runs of the same workload (--ckpt-model, --ckpt-state, --ckpt-dtype, --ckpt-device, --ckpt-durability)"
             )
     only = sorted(set(base.stats) ^ set(cur.stats))
     if only:
