@@ -21,6 +21,7 @@ GENERATION = {1: 1, 2: 1, 3: 1}
 
 SAVE, LOAD_COLD, LOAD_WARM = "save", "load-cold", "load-warm"
 GROUPS = (SAVE, LOAD_COLD, LOAD_WARM)
+LOAD_RESHARDED = "load-resharded"  # ranks: a cold load by a world size other than the one that saved
 CEILING = "ceiling"  # a group, and the `method` param of its benchmarks
 WRITE, READ_COLD, READ_WARM = "write", "read-cold", "read-warm"
 CEILING_OPS = {SAVE: WRITE, LOAD_COLD: READ_COLD, LOAD_WARM: READ_WARM}  # method group -> the ceiling op bounding it
