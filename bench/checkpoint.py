@@ -5,6 +5,7 @@ from pathlib import Path
 
 import torch
 
+from bench import nested
 from bench.aliases import decode, encode, find_aliases, same_view, split
 from bench.backends.base import one_line
 from bench.disk import fsync_dirs, fsync_path
@@ -13,19 +14,23 @@ DURABILITY = ("fsync", "none")
 ALIASES = "aliases.json"  # the alias map (bench.aliases.encode), beside the format's files, only when there are aliases
 
 
-def save(method, tensors: dict[str, torch.Tensor], root: Path, durability: str = "fsync") -> None:
-    """Write `tensors` into the empty directory `root`, each shared tensor once (the format gets the unique ones, the
-    alias map goes beside them); with fsync, return once it is on stable storage."""
+def save(method, state, root: Path, durability: str = "fsync") -> None:
+    """Write `state` (a state dict, or nested state: bench.nested) into the empty directory `root`: the format gets
+    the tensors under flat names, each shared tensor once; the alias map and the skeleton of nested state go beside
+    them. With fsync, return once it is on stable storage."""
+    tensors, skeleton = nested.flatten(state)
     stored, aliases = split(tensors)
     method.format.save(stored, root, durability=durability)
     if aliases:
-        _write_aliases(root / ALIASES, aliases, durability)
+        _write(root / ALIASES, encode(aliases), durability)
+    if skeleton is not None:
+        _write(root / nested.SKELETON, nested.encode(skeleton), durability)
     if durability == "fsync":
         fsync_dirs(root)
 
 
-def _write_aliases(path: Path, aliases: dict[str, str], durability: str) -> None:
-    path.write_bytes(encode(aliases))
+def _write(path: Path, data: bytes, durability: str) -> None:
+    path.write_bytes(data)
     if durability == "fsync":
         fsync_path(path)
 
@@ -34,7 +39,8 @@ class CheckpointError(Exception):
     """A checkpoint that does not load: one line naming the method, the checkpoint and the reason."""
 
 
-def load(method, root: Path, device: torch.device) -> dict[str, torch.Tensor]:
+def load(method, root: Path, device: torch.device):
+    """The state that save() wrote, its tensors on `device`."""
     try:
         tensors = method.format.load(root, device=device)
     except (KeyboardInterrupt, SystemExit):
@@ -43,11 +49,12 @@ def load(method, root: Path, device: torch.device) -> dict[str, torch.Tensor]:
         raise _unloadable(method, root, method.format.error_line(e)) from e
     try:
         _restore_aliases(tensors, root)
-    except (OSError, ValueError) as e:
+        state = nested.unflatten(tensors, _read_skeleton(root))
+    except (OSError, ValueError, TypeError) as e:
         raise _unloadable(method, root, one_line(e)) from e
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return tensors
+    return state
 
 
 def _unloadable(method, root: Path, reason: str) -> CheckpointError:
@@ -67,6 +74,11 @@ def _read_aliases(root: Path) -> dict[str, str]:
     return decode(path.read_bytes()) if path.exists() else {}  # no file: no tied tensors
 
 
+def _read_skeleton(root: Path) -> dict | None:
+    path = root / nested.SKELETON
+    return nested.decode(path.read_bytes()) if path.exists() else None  # no file: a flat state dict
+
+
 _SAME_WIDTH_INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
@@ -80,9 +92,16 @@ def bitwise_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
     return torch.equal(a, b)
 
 
-def mismatches(expected: dict[str, torch.Tensor], actual: dict[str, torch.Tensor]) -> list[str]:
+def mismatches(expected_state, actual_state) -> list[str]:
     """Names that did not round-trip: missing, extra, different in dtype, shape or bits, or an alias in `expected`
-    that is not the same tensor as its target in `actual`."""
+    that is not the same tensor as its target in `actual`; for nested state, also the structure and plain values."""
+    expected, skeleton = nested.flatten(expected_state)
+    try:
+        actual, actual_skeleton = nested.flatten(actual_state)
+    except (TypeError, ValueError):
+        return [nested.SKELETON]
+    if skeleton != actual_skeleton:
+        return [nested.SKELETON]
     aliases = find_aliases(expected)
     bad = sorted(set(expected) ^ set(actual))
     bad += [n for n in expected if n in actual and not _round_trips(n, expected, actual, aliases.get(n))]

@@ -65,11 +65,11 @@ def slot(method, workspace):
 
 
 @pytest.fixture
-def saved(benchmark, method, slot, tensors, options):
+def saved(benchmark, method, slot, state, options):
     """The method's verified checkpoint: the save benchmark's last round, or (save deselected) written here."""
     if slot.root is None:
-        checkpoint.save(method, tensors, slot.replace(), options.durability)
+        checkpoint.save(method, state, slot.replace(), options.durability)
     if not slot.verified:
-        require_round_trip(benchmark, method, tensors, checkpoint.load(method, slot.root, options.device))
+        require_round_trip(benchmark, method, state, checkpoint.load(method, slot.root, options.device))
         slot.verified = True
     return slot.root

@@ -6,9 +6,9 @@ from bench.record import method_identity, record, require_round_trip
 from bench.timing import measure
 
 
-def timed_save(request, benchmark, method, slot, tensors, options, model_info, rounds) -> None:
+def timed_save(request, benchmark, method, slot, state, options, model_info, rounds) -> None:
     def setup():  # untimed: the previous round's checkpoint goes, a fresh empty directory comes
-        return method, tensors, slot.replace(), options.durability
+        return method, state, slot.replace(), options.durability
 
     try:
         measured = measure(benchmark, checkpoint.save, setup, rounds, options.device)
@@ -19,7 +19,7 @@ def timed_save(request, benchmark, method, slot, tensors, options, model_info, r
     request.getfixturevalue("saved")  # verifies the last round's checkpoint, or drops these timings
 
 
-def timed_load(benchmark, method, saved, tensors, options, model_info, rounds, cold: bool) -> None:
+def timed_load(benchmark, method, saved, state, options, model_info, rounds, cold: bool) -> None:
     if not cold:
         disk.read_all(saved)  # once: every round reads it all again, so it stays cached
 
@@ -29,5 +29,5 @@ def timed_load(benchmark, method, saved, tensors, options, model_info, rounds, c
         return method, saved, options.device
 
     measured = measure(benchmark, checkpoint.load, setup, rounds, options.device)
-    require_round_trip(benchmark, method, tensors, measured.result)
+    require_round_trip(benchmark, method, state, measured.result)
     record(benchmark, method_identity(method), model_info, disk.usage(saved), measured)

@@ -11,6 +11,7 @@ from bench import disk
 from bench import methods as registry
 from bench.checkpoint import DURABILITY
 from bench.models import DTYPES, KINDS, PRESETS, find_weights
+from bench.training_state import STATES
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -19,6 +20,7 @@ def add_options(parser) -> None:
     group = parser.getgroup("ckpt-bench", "checkpoint benchmark")
     group.addoption("--ckpt-model", default="small", help=f"preset ({', '.join(PRESETS)}), a local model directory or a weights file ({', '.join(KINDS)}): its own tensors, as saved (default: small)")
     group.addoption("--ckpt-dtype", default=None, help=f"{', '.join(DTYPES)}: casts the floating-point tensors (default: as the preset or the files have them)")
+    group.addoption("--ckpt-state", default="model", help="model (the model's tensors) or adam (a training checkpoint: also Adam's fp32 moments and step, and fp32 master weights of a 16-bit model) (default: model)")
     group.addoption("--ckpt-device", default="auto", help="auto (CUDA when available), cpu or cuda (default: auto)")
     group.addoption("--ckpt-methods", default=None, help=f"comma-separated method ids, or 'all'; ids: {', '.join(registry.REGISTRY)} (default: {','.join(registry.DEFAULT_METHODS)})")
     group.addoption("--ckpt-dir", default=None, help="directory on the disk under test; the suite works in a fresh subdirectory of it (default: the system temporary directory)")
@@ -29,6 +31,7 @@ def add_options(parser) -> None:
 @dataclass(frozen=True)
 class Options:
     model: str
+    state: str
     dtype: str | None
     device: torch.device
     methods: tuple
@@ -45,11 +48,15 @@ class Options:
         dtype = get("--ckpt-dtype")
         if dtype is not None and dtype not in DTYPES:
             raise ValueError(f"--ckpt-dtype {dtype!r}: choose from {', '.join(DTYPES)}")
+        state = get("--ckpt-state")
+        if state not in STATES:
+            raise ValueError(f"--ckpt-state {state!r}: choose from {', '.join(STATES)}")
         durability = get("--ckpt-durability")
         if durability not in DURABILITY:
             raise ValueError(f"--ckpt-durability {durability!r}: choose from {', '.join(DURABILITY)}")
         return cls(
             model=model,
+            state=state,
             dtype=dtype,
             device=_device(get("--ckpt-device")),
             methods=tuple(registry.select(get("--ckpt-methods"))),

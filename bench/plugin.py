@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import disk, machine, sweep
+from bench import disk, machine, nested, sweep
 from bench.aliases import unique_bytes
 from bench.methods import REGISTRY, Method
 from bench.models import ModelError, describe, state_dict
 from bench.options import Options, add_options
+from bench.training_state import DESCRIPTIONS, training_state
 from bench.workspace import Workspace, raise_on_termination
 from runschema import SCHEMA_VERSION, add_efficiency
 
-TENSORS = pytest.StashKey[dict]()
+STATE = pytest.StashKey[object]()
 # pytest-benchmark's options that only its own calibration uses; every benchmark here runs pedantic rounds
 IGNORED = ("--benchmark-max-time", "--benchmark-min-time", "--benchmark-warmup", "--benchmark-warmup-iterations")
 
@@ -58,7 +59,7 @@ def pytest_collection_modifyitems(config, items):
     _warn_ignored(config)
     _check_storage(config)
     methods = _methods(benchmarks)
-    _check_dtypes(methods, _tensors(config))
+    _check_dtypes(methods, _flat(config))
     _check_space(config, methods)
     config.pluginmanager.register(Progress(config), "ckpt-bench-progress")
 
@@ -105,7 +106,7 @@ def _check_dtypes(methods: list[Method], tensors: dict[str, torch.Tensor]) -> No
 
 def _check_space(config, methods: list[Method]) -> None:
     options = config.ckpt_options
-    needed, largest = disk.space_needed(methods, _tensors(config), disk.block_bytes(options.ckpt_dir))
+    needed, largest = disk.space_needed(methods, _flat(config), disk.block_bytes(options.ckpt_dir))
     free = disk.free_bytes(options.ckpt_dir)
     if free < needed:
         raise pytest.UsageError(
@@ -124,18 +125,26 @@ def _sweep_points() -> dict[str, Method]:
     return {m.id: m for m in sweep.grid()}
 
 
-def _tensors(config) -> dict[str, torch.Tensor]:
-    """The model's state dict on the session device, made once per session; tensors that share a storage in the
-    model still share it there."""
-    if TENSORS not in config.stash:
+def _state(config):
+    """What every method checkpoints, on the session device, made once per session: the model's state dict, or
+    nested training state around it (--ckpt-state); tensors that share a storage in the model still share it."""
+    if STATE not in config.stash:
         options = config.ckpt_options
-        config.stash[TENSORS] = _model_usage(state_dict, options.model, options.dtype, options.device)
-    return config.stash[TENSORS]
+        model = _model_usage(state_dict, options.model, options.dtype, options.device)
+        config.stash[STATE] = training_state(options.state, model)
+    return config.stash[STATE]
 
 
-def pytest_report_header(config) -> str:
-    """What --ckpt-model reads: the preset, or the local files, their format and tensor count."""
-    return f"ckpt-bench model: {_model_usage(describe, config.ckpt_options.model)}"
+def _flat(config) -> dict[str, torch.Tensor]:
+    """The state's tensors under the names the formats store them by."""
+    return nested.flatten(_state(config))[0]
+
+
+def pytest_report_header(config) -> list[str]:
+    """What --ckpt-model reads (the preset, or the local files, their format and tensor count) and --ckpt-state adds."""
+    options = config.ckpt_options
+    return [f"ckpt-bench model: {_model_usage(describe, options.model)}",
+            f"ckpt-bench state: {options.state} ({DESCRIPTIONS[options.state]})"]
 
 
 def _model_usage(function, *args):
@@ -152,17 +161,24 @@ def options(pytestconfig) -> Options:
 
 
 @pytest.fixture(scope="session")
+def state(pytestconfig):
+    """What every method checkpoints: the model's state dict, or nested training state (--ckpt-state)."""
+    return _state(pytestconfig)
+
+
+@pytest.fixture(scope="session")
 def tensors(pytestconfig) -> dict[str, torch.Tensor]:
-    """The model's state dict on the session device."""
-    return _tensors(pytestconfig)
+    """The state's tensors under flat names, as the formats store them."""
+    return _flat(pytestconfig)
 
 
 @pytest.fixture(scope="session")
 def model_info(options, tensors) -> dict:
-    """What every benchmark of the run stores about the model it measured."""
+    """What every benchmark of the run stores about the model and state it measured."""
     dtypes = sorted({str(t.dtype).removeprefix("torch.") for t in tensors.values()})
     return {
         "model": options.model,
+        "state": options.state,
         "dtype": ",".join(dtypes),
         "device": str(options.device),
         "n_tensors": len(tensors),

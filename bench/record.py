@@ -11,7 +11,7 @@ from bench.timing import Measured
 from runschema import SCHEMA_VERSION, Record, throughput_gbps
 
 
-def require_round_trip(benchmark, method, expected: dict, actual: dict) -> None:
+def require_round_trip(benchmark, method, expected, actual) -> None:
     """Fail the test, and keep its timings out of the stored run, unless `actual` is bitwise `expected`."""
     bad = mismatches(expected, actual)
     if bad:

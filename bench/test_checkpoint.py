@@ -6,15 +6,15 @@ from runschema import LOAD_COLD, LOAD_WARM, SAVE
 
 
 @pytest.mark.benchmark(group=SAVE)
-def test_save(request, benchmark, method, slot, tensors, options, model_info, rounds):
-    timed_save(request, benchmark, method, slot, tensors, options, model_info, rounds)
+def test_save(request, benchmark, method, slot, state, options, model_info, rounds):
+    timed_save(request, benchmark, method, slot, state, options, model_info, rounds)
 
 
 @pytest.mark.benchmark(group=LOAD_COLD)
-def test_load_cold(benchmark, method, saved, tensors, options, model_info, rounds):
-    timed_load(benchmark, method, saved, tensors, options, model_info, rounds, cold=True)
+def test_load_cold(benchmark, method, saved, state, options, model_info, rounds):
+    timed_load(benchmark, method, saved, state, options, model_info, rounds, cold=True)
 
 
 @pytest.mark.benchmark(group=LOAD_WARM)
-def test_load_warm(benchmark, method, saved, tensors, options, model_info, rounds):
-    timed_load(benchmark, method, saved, tensors, options, model_info, rounds, cold=False)
+def test_load_warm(benchmark, method, saved, state, options, model_info, rounds):
+    timed_load(benchmark, method, saved, state, options, model_info, rounds, cold=False)
