@@ -1,4 +1,5 @@
-"""The hardware ceiling: the model's bytes as one contiguous buffer, one sequential write or read."""
+"""The hardware ceiling: the model's bytes as one contiguous buffer, one sequential write or read (at N ranks: each
+rank its share of the bytes, in a file of its own, all at once)."""
 from __future__ import annotations
 
 import os
@@ -18,6 +19,24 @@ def image(tensors: dict[str, torch.Tensor]) -> np.ndarray:
     stored, _ = split(tensors)
     parts = [t.detach().cpu().reshape(-1).view(torch.uint8) for t in stored.values()]
     return torch.cat(parts).numpy() if parts else np.empty(0, np.uint8)
+
+
+def share(data: np.ndarray, world) -> np.ndarray:
+    """This rank's contiguous share of the bytes (all of them in one process)."""
+    if world is None:
+        return data
+    per = -(-len(data) // world.size)
+    return data[world.rank * per : (world.rank + 1) * per]
+
+
+def shares(total: int, world_size: int) -> dict[str, int]:
+    """The bytes of each rank's share, as share() cuts them."""
+    per = -(-total // world_size)
+    return {str(r): max(0, min(per, total - r * per)) for r in range(world_size)}
+
+
+def filename(world) -> str:
+    return FILENAME if world is None else f"ceiling-rank-{world.rank:05d}.bin"
 
 
 def touched_buffer(n: int) -> np.ndarray:

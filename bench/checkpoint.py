@@ -1,30 +1,42 @@
-"""Save, load and verify a checkpoint with any registered method."""
+"""Save, load and verify a checkpoint with any registered method, in one process or as one rank of several."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
 
-from bench import nested
+from bench import nested, sharding
 from bench.aliases import decode, encode, find_aliases, same_view, split
 from bench.backends.base import one_line
 from bench.disk import fsync_dirs, fsync_path
 
 DURABILITY = ("fsync", "none")
 ALIASES = "aliases.json"  # the alias map (bench.aliases.encode), beside the format's files, only when there are aliases
+RANKS = "ranks.json"  # at N ranks: {"world_size": N}, the ranks that wrote the checkpoint
 
 
-def save(method, state, root: Path, durability: str = "fsync") -> None:
+def save(method, state, root: Path, durability: str = "fsync", world=None) -> None:
     """Write `state` (a state dict, or nested state: bench.nested) into the empty directory `root`: the format gets
     the tensors under flat names, each shared tensor once; the alias map and the skeleton of nested state go beside
-    them. With fsync, return once it is on stable storage."""
+    them. With a World (bench.ranks), every rank calls this with the same global state and the format writes this
+    rank's pieces of it (bench.sharding); rank 0 writes the suite's own files. With fsync, return once it is on
+    stable storage."""
     tensors, skeleton = nested.flatten(state)
     stored, aliases = split(tensors)
-    method.format.save(stored, root, durability=durability)
-    if aliases:
-        _write(root / ALIASES, encode(aliases), durability)
-    if skeleton is not None:
-        _write(root / nested.SKELETON, nested.encode(skeleton), durability)
+    if world is None:
+        method.format.save(stored, root, durability=durability)
+    else:
+        pieces = sharding.layout(stored, world.size, world.rank)
+        method.format.save_rank({n: (p, p.of(stored[n])) for n, p in pieces.items()}, root, durability=durability,
+                                world=world)
+    if world is None or world.main:
+        if aliases:
+            _write(root / ALIASES, encode(aliases), durability)
+        if skeleton is not None:
+            _write(root / nested.SKELETON, nested.encode(skeleton), durability)
+        if world is not None:
+            _write(root / RANKS, json.dumps({"world_size": world.size}).encode(), durability)
     if durability == "fsync":
         fsync_dirs(root)
 
@@ -39,10 +51,28 @@ class CheckpointError(Exception):
     """A checkpoint that does not load: one line naming the method, the checkpoint and the reason."""
 
 
-def load(method, root: Path, device: torch.device):
-    """The state that save() wrote, its tensors on `device`."""
+def targets(state, world) -> dict[str, sharding.Piece]:
+    """What a rank loads of `state` (its global shapes and dtypes): its piece of every tensor the formats store."""
+    stored, _ = split(nested.flatten(state)[0])
+    return sharding.layout(stored, world.size, world.rank)
+
+
+def local_state(state, world):
+    """This rank's pieces of `state`, in its structure (aliases still share): what its load must return."""
+    tensors, skeleton = nested.flatten(state)
+    return nested.unflatten({n: sharding.piece(t.shape, t.dtype, world.size, world.rank).of(t)
+                             for n, t in tensors.items()}, skeleton)
+
+
+def load(method, root: Path, device: torch.device, world=None, pieces: dict | None = None):
+    """The state that save() wrote, its tensors on `device`; with a World, this rank's `pieces` (targets()) of it,
+    whatever the number of ranks that wrote it."""
     try:
-        tensors = method.format.load(root, device=device)
+        if world is None:
+            tensors = method.format.load(root, device=device)
+        else:
+            tensors = method.format.load_rank(root, pieces, device=device, world=world,
+                                              saved_world_size=saved_world_size(root))
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as e:  # whatever the format's library raises; DCP's CheckpointException is a BaseException
@@ -55,6 +85,12 @@ def load(method, root: Path, device: torch.device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return state
+
+
+def saved_world_size(root: Path) -> int:
+    """The ranks that wrote a checkpoint (1 without ranks.json: one process)."""
+    path = root / RANKS
+    return json.loads(path.read_text())["world_size"] if path.exists() else 1
 
 
 def _unloadable(method, root: Path, reason: str) -> CheckpointError:

@@ -5,6 +5,7 @@ import pytest
 
 from bench import checkpoint, sweep
 from bench.plugin import find_method
+from bench.ranks import solo
 from bench.record import require_round_trip
 from bench.workspace import Slot
 from runschema import SWEEP_AXES
@@ -12,6 +13,7 @@ from runschema import SWEEP_AXES
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sweep: the parameter sweep, run only with --ckpt-sweep")
+    config.addinivalue_line("markers", "ranks: needs several ranks (torchrun --nproc-per-node 2 or more)")
 
 
 def pytest_generate_tests(metafunc):
@@ -37,12 +39,14 @@ def _argnames(names) -> list[str]:
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--ckpt-sweep"):
-        return
-    sweep_items = [item for item in items if item.get_closest_marker("sweep")]
-    if sweep_items:
-        config.hook.pytest_deselected(items=sweep_items)
-        items[:] = [item for item in items if not item.get_closest_marker("sweep")]
+    """The sweep runs only with --ckpt-sweep, the resharded loads only at several ranks."""
+    world = config.ckpt_world
+    off = [] if config.getoption("--ckpt-sweep") else ["sweep"]
+    off += [] if world is not None and world.size > 1 else ["ranks"]
+    deselected = [item for item in items if any(item.get_closest_marker(m) for m in off)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +69,40 @@ def slot(method, workspace):
 
 
 @pytest.fixture
-def saved(benchmark, method, slot, state, options):
+def saved(benchmark, method, slot, state, options, world):
     """The method's verified checkpoint: the save benchmark's last round, or (save deselected) written here."""
+    return _verified(benchmark, method, slot, state, options, world)
+
+
+@pytest.fixture(scope="module")
+def slot_by_one(method, workspace):
+    s = Slot(workspace, f"{method.id}-by-one")
+    yield s
+    s.discard()
+
+
+@pytest.fixture
+def saved_by_one(benchmark, method, slot_by_one, state, options, world):
+    """A checkpoint of the method written by rank 0 on its own (a world of one), verified by rank 0."""
+    return _verified(benchmark, method, slot_by_one, state, options, world, writer=solo(world))
+
+
+def _verified(benchmark, method, slot, state, options, world, writer=None):
+    """`writer`: the World that writes it (default: `world`); every rank of `world` waits for it."""
+    writer = world if writer is None else writer
+    writes = world is None or writer.size == world.size or world.main
     if slot.root is None:
-        checkpoint.save(method, state, slot.replace(), options.durability)
+        root = slot.replace()
+        if world is not None:
+            world.barrier()
+        if writes:
+            checkpoint.save(method, state, root, options.durability, writer)
+        if world is not None:
+            world.barrier()
     if not slot.verified:
-        require_round_trip(benchmark, method, state, checkpoint.load(method, slot.root, options.device))
+        loaded = checkpoint.load(method, slot.root, options.device, writer,
+                                 checkpoint.targets(state, writer) if writer else None) if writes else None
+        expected = (state if writer is None else checkpoint.local_state(state, writer)) if writes else None
+        require_round_trip(benchmark, method, expected, loaded, world)
         slot.verified = True
     return slot.root

@@ -47,6 +47,7 @@ REGISTRY: dict[str, Method] = {
         Method("safetensors", "safetensors", Safetensors()),
         Method("pytorch-mmap", "PyTorch mmap", TorchFile(mmap=True)),
         Method("dcp", "torch DCP", Dcp(threads=DCP_THREADS)),
+        Method("dcp-files", "torch DCP, a file per item", Dcp(threads=DCP_THREADS, single_file_per_rank=False)),
         Method("zarr3-sharded", "zarr3 sharded", TensorStore(
             chunks=_1MIB, driver="zarr3", in_flight=None, io_concurrency=T5X_IO_CONCURRENCY,
         )),

@@ -1,33 +1,107 @@
-"""The timed operations as plain functions, shared by the six-way benchmarks and the sweep (README: What is measured)."""
+"""The timed operations as plain functions, shared by the six-way benchmarks and the sweep (README: What is measured).
+
+At N ranks (a World from bench.ranks) every round is: barrier (in the untimed setup), start, the operation on every
+rank, the ranks' agreement that it succeeded (an all-reduce: the closing barrier), stop; so the time is the slowest
+rank's."""
 from __future__ import annotations
 
-from bench import checkpoint, disk
+import pytest
+
+from bench import checkpoint, disk, sharding
+from bench.backends.base import one_line
+from bench.ranks import RankError, solo
 from bench.record import method_identity, record, require_round_trip
 from bench.timing import measure
 
 
-def timed_save(request, benchmark, method, slot, state, options, model_info, rounds) -> None:
+def timed_save(request, benchmark, method, slot, state, options, model_info, rounds, world=None) -> None:
     def setup():  # untimed: the previous round's checkpoint goes, a fresh empty directory comes
-        return method, state, slot.replace(), options.durability
+        return method, state, _ready(slot.replace(), world), options.durability, world
 
     try:
-        measured = measure(benchmark, checkpoint.save, setup, rounds, options.device)
-    except BaseException:
+        measured = measure(benchmark, ranked(world, checkpoint.save), setup, rounds, options.device)
+    except BaseException as e:
         slot.discard()  # a failed save's partial checkpoint must not be loaded as if it were whole
+        _stop_on_rank_error(e)
         raise
-    record(benchmark, method_identity(method), model_info, disk.usage(slot.root), measured)
+    record(benchmark, method_identity(method), model_info, disk.usage(slot.root), measured, world,
+           ranks(state, world, saving=True))
     request.getfixturevalue("saved")  # verifies the last round's checkpoint, or drops these timings
 
 
-def timed_load(benchmark, method, saved, state, options, model_info, rounds, cold: bool) -> None:
+def timed_load(benchmark, method, saved, state, options, model_info, rounds, cold: bool, world=None,
+               loader=None) -> None:
+    """`loader`: the World that loads (default `world`); rank 0 alone (bench.ranks.solo) for a resharded load."""
+    loader = world if loader is None else loader
     if not cold:
         disk.read_all(saved)  # once: every round reads it all again, so it stays cached
+    loading = world is None or loader.size == world.size or world.main  # a resharded load to 1 rank: rank 0 only
+    pieces = checkpoint.targets(state, loader) if loader is not None else None
 
     def setup():
         if cold:
             disk.evict(saved)
-        return method, saved, options.device
+        return method, _ready(saved, world), options.device, loader, pieces
 
-    measured = measure(benchmark, checkpoint.load, setup, rounds, options.device)
-    require_round_trip(benchmark, method, state, measured.result)
-    record(benchmark, method_identity(method), model_info, disk.usage(saved), measured)
+    def load(*args):
+        return checkpoint.load(*args) if loading else None
+
+    try:
+        measured = measure(benchmark, ranked(world, load), setup, rounds, options.device)
+        expected = state if loader is None else checkpoint.local_state(state, loader) if loading else None
+        require_round_trip(benchmark, method, expected, measured.result, world)
+    except RankError as e:
+        _stop_on_rank_error(e)
+        raise
+    extra = {"saved_world_size": checkpoint.saved_world_size(saved)} if world is not None else {}
+    record(benchmark, method_identity(method), model_info, disk.usage(saved), measured, world,
+           {**ranks(state, loader, saving=False), **extra})
+
+
+def _ready(root, world):
+    """At N ranks, every rank waits here until all are ready (and rank 0 has made `root`): the clock starts together."""
+    if world is not None:
+        world.barrier()
+    return root
+
+
+def ranked(world, operation):
+    """The operation, then (at N ranks) the ranks' agreement that it succeeded everywhere."""
+    if world is None:
+        return operation
+
+    def target(*args):
+        line = None
+        try:
+            result = operation(*args)
+        except Exception as e:  # any error of any rank stops every rank's round, with that error's line
+            result, line = None, one_line(e)
+        world.agree(line)
+        return result
+
+    return target
+
+
+def _stop_on_rank_error(error: BaseException) -> None:
+    """A round that failed on a rank ends the run on every rank alike, or they would wait for each other."""
+    if isinstance(error, RankError):
+        pytest.exit(str(error), returncode=1)
+
+
+def ranks(state, world, saving: bool) -> dict:
+    """What a rank-aware record adds: the bytes each rank wrote (replicated tensors by rank 0) or read."""
+    if world is None:
+        return {}
+    stored = checkpoint.targets(state, solo(world))  # the global tensors' shapes
+    per_rank = {}
+    for rank in range(world.size):
+        pieces = [sharding.piece(p.shape, p.dtype, world.size, rank) for p in stored.values()]
+        per_rank[str(rank)] = sum(_nbytes(q) for q in pieces if not saving or q.writes(rank))
+    return {"world_size": world.size, "nnodes": world.nnodes, "rank_bytes": per_rank}
+
+
+def _nbytes(p: sharding.Piece) -> int:
+    n = 1
+    for d in p.local_shape:
+        n *= d
+    return n * p.dtype.itemsize

@@ -2,14 +2,16 @@
 own JSON fields, progress lines. Registered by the root conftest.py; inert in a run that collects no benchmark."""
 from __future__ import annotations
 
+import dataclasses
 import functools
+import os
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from bench import disk, machine, nested, sweep
+from bench import disk, machine, nested, ranks, sweep
 from bench.aliases import unique_bytes
 from bench.methods import REGISTRY, Method
 from bench.models import ModelError, describe, state_dict
@@ -27,11 +29,49 @@ def pytest_addoption(parser):
     add_options(parser)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-benchmark reads its storage options and the terminal opens
 def pytest_configure(config):
     try:
         config.ckpt_options = Options.from_config(config)
+        config.ckpt_world = _join_ranks(config) if ranks.launched() else None
     except ValueError as e:
         raise pytest.UsageError(str(e)) from None
+
+
+def _join_ranks(config) -> ranks.World:
+    """Under torchrun: join the process group; on CUDA each rank uses its own GPU. Rank 0 alone stores the run and
+    prints; the other ranks print only their errors (stderr)."""
+    options = config.ckpt_options
+    world = ranks.start(options.device.type)
+    if options.device.type == "cuda":
+        config.ckpt_options = dataclasses.replace(options, device=torch.device("cuda", world.local_rank))
+    if not world.main:
+        for name, off in (("benchmark_json", None), ("benchmark_autosave", False), ("benchmark_save", None)):
+            setattr(config.option, name, off)
+        config.pluginmanager.register(_Quiet(config), "ckpt-bench-quiet")
+    return world
+
+
+class _Quiet:
+    """A rank other than 0: its terminal output goes nowhere; a test that fails on it alone is one line on stderr (a
+    failure all ranks agreed on is rank 0's to report)."""
+
+    def __init__(self, config):
+        self._stdout = sys.stdout
+        sys.stdout = open(os.devnull, "w")  # the terminal reporter, made next, writes here
+
+    def pytest_sessionstart(self, session):  # the terminal reporter has its stream by now
+        sys.stdout = self._stdout
+
+    def pytest_runtest_logreport(self, report):
+        if report.failed and "RankError" not in report.longreprtext:
+            last = report.longreprtext.strip().splitlines()[-1:] or ["failed"]
+            sys.stderr.write(f"ckpt-bench rank {os.environ.get('RANK')}: {report.nodeid}: {last[0]}\n")
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "ckpt_world", None) is not None:
+        ranks.stop()
 
 
 def _benchmarks(items) -> list:
@@ -59,6 +99,7 @@ def pytest_collection_modifyitems(config, items):
     _warn_ignored(config)
     _check_storage(config)
     methods = _methods(benchmarks)
+    _check_ranks(config, methods)
     _check_dtypes(methods, _flat(config))
     _check_space(config, methods)
     config.pluginmanager.register(Progress(config), "ckpt-bench-progress")
@@ -91,6 +132,14 @@ def _methods(benchmarks) -> list[Method]:
     """The methods the benchmarks that will run measure, each once."""
     ids = [item.callspec.params.get("method") for item in benchmarks if hasattr(item, "callspec")]
     return list(dict.fromkeys(m for m in map(find_method, ids) if m is not None))
+
+
+def _check_ranks(config, methods: list[Method]) -> None:
+    world = config.ckpt_world
+    for method in methods:
+        reason = method.format.refuses_ranks() if world is not None and world.size > 1 else None
+        if reason:
+            raise pytest.UsageError(f"--ckpt-methods {method.id}: cannot run at {world.size} ranks: {reason}; leave it out")
 
 
 def _check_dtypes(methods: list[Method], tensors: dict[str, torch.Tensor]) -> None:
@@ -188,10 +237,21 @@ def model_info(options, tensors) -> dict:
 
 
 @pytest.fixture(scope="session")
-def workspace(options):
+def world(pytestconfig) -> ranks.World | None:
+    """This rank's World under torchrun; None in a plain pytest run (one process)."""
+    return pytestconfig.ckpt_world
+
+
+@pytest.fixture(scope="session")
+def workspace(options, world):
     raise_on_termination()  # only a run that writes checkpoints turns SIGTERM/SIGHUP into a clean-up
-    ws = Workspace(options.ckpt_dir)
+    ws = Workspace(options.ckpt_dir, world)
     yield ws
+    if world is not None:
+        try:
+            world.barrier()  # no rank deletes what another still reads
+        except Exception:  # a rank is gone: remove what is left anyway
+            pass
     ws.remove()
 
 

@@ -11,25 +11,34 @@ from bench.timing import Measured
 from runschema import SCHEMA_VERSION, Record, throughput_gbps
 
 
-def require_round_trip(benchmark, method, expected, actual) -> None:
-    """Fail the test, and keep its timings out of the stored run, unless `actual` is bitwise `expected`."""
-    bad = mismatches(expected, actual)
+def require_round_trip(benchmark, method, expected, actual, world=None) -> None:
+    """Fail the test, and keep its timings out of the stored run, unless `actual` is bitwise `expected` (at N ranks:
+    on every rank; a rank that loaded nothing passes None for both)."""
+    bad = mismatches(expected, actual) if expected is not None else []
+    line = f"{method.id}: {len(bad)} tensors did not round-trip bitwise, first {bad[0]!r}" if bad else None
     if bad:
         benchmark.has_error = True  # pytest-benchmark's own flag: such a benchmark is left out of the JSON
-        pytest.fail(f"{method.id}: {len(bad)} tensors did not round-trip bitwise, first {bad[0]!r}")
+    if world is not None:
+        world.agree(line)  # raises on every rank if any rank's check failed
+    elif line:
+        pytest.fail(line)
 
 
 def method_identity(method) -> Record:
     return Record(method=method.id, label=method.label, config=method.config())
 
 
-def record(benchmark, identity: Record, model_info: dict, usage: Usage, measured: Measured) -> None:
-    """Call after benchmark.pedantic: throughput needs the measured median."""
+def record(benchmark, identity: Record, model_info: dict, usage: Usage, measured: Measured, world=None,
+           ranks: dict | None = None) -> None:
+    """Call after benchmark.pedantic: throughput needs the measured median. At N ranks, every rank calls it: the
+    memory peaks are the largest rank's, `ranks` says who did the operation (bench.operations.ranks)."""
+    peaks = measured.peaks if world is None else world.largest(measured.peaks)
     stored = replace(
         identity,
         **model_info,
         **asdict(usage),
-        **measured.peaks,
+        **peaks,
+        **(ranks or {}),
         **measured.cpu(),
         throughput_gbps=throughput_gbps(model_info["logical_bytes"], benchmark.stats.stats.median),
         schema_version=SCHEMA_VERSION,

@@ -1,38 +1,80 @@
-"""The suite's own directory inside --ckpt-dir: everything it writes lives there, and only that is deleted."""
+"""The suite's own directory inside --ckpt-dir: everything it writes lives there, and only that is deleted.
+
+At N ranks rank 0 makes and deletes the directories and every rank uses the same paths (--ckpt-dir is shared). A
+workspace holds an owner file (host and process id): a run killed before it could clean up leaves one that the next
+run on that host recognises, its process gone, and removes."""
 from __future__ import annotations
 
 import atexit
 import itertools
+import json
+import os
 import shutil
 import signal
+import socket
 import tempfile
 from pathlib import Path
 
 from bench.disk import syncfs
 
 PREFIX = "ckpt-bench-"
+OWNER = ".ckpt-bench-owner"
 
 
 class Workspace:
-    def __init__(self, parent: Path):
-        self.root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
+    def __init__(self, parent: Path, world=None):
+        self.main = world is None or world.main
+        root = None
+        if self.main:
+            remove_abandoned(parent)
+            root = tempfile.mkdtemp(prefix=PREFIX, dir=parent)
+            (Path(root) / OWNER).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
+        self.root = Path(world.broadcast(root) if world is not None else root)
         self._counter = itertools.count()
         atexit.register(self.remove)
 
     def fresh(self, label: str) -> Path:
-        """A new empty directory that the suite owns."""
+        """A new empty directory that the suite owns (at N ranks: made by rank 0, the same path on every rank)."""
         path = self.root / f"{label}-{next(self._counter)}"
-        path.mkdir()
+        if self.main:
+            path.mkdir()
         return path
 
     def discard(self, path: Path) -> None:
         """Delete a directory made by fresh(), and nothing else."""
         if path.parent != self.root:
             raise ValueError(f"refusing to delete {path}: not made by this run")
-        shutil.rmtree(path, ignore_errors=True)
+        if self.main:
+            shutil.rmtree(path, ignore_errors=True)
 
     def remove(self) -> None:
+        """Every rank may: a survivor removes what a killed rank 0 left."""
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def remove_abandoned(parent: Path) -> list[Path]:
+    """Workspaces under `parent` that a run on this host left when it was killed (its process is gone): removed."""
+    removed = []
+    for owner in parent.glob(f"{PREFIX}*/{OWNER}"):
+        try:
+            info = json.loads(owner.read_text())
+            gone = info["host"] == socket.gethostname() and not _alive(int(info["pid"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not ours to judge
+        if gone:
+            shutil.rmtree(owner.parent, ignore_errors=True)
+            removed.append(owner.parent)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def raise_on_termination() -> None:
@@ -59,7 +101,8 @@ class Slot:
         """Discard the current checkpoint and hand out a fresh empty directory for the next one, both already on disk."""
         self.discard()
         self.root = self._workspace.fresh(self._label)
-        syncfs(self.root)  # else the next save's first fsync commits this deletion's journal entries, inside the timer
+        if self._workspace.main:
+            syncfs(self.root)  # else the next save's first fsync commits this deletion's journal entries, inside the timer
         return self.root
 
     def discard(self) -> None:

@@ -1,6 +1,7 @@
 """`python -m plotting`: the tables, the figure, the interactive SVG and comparison.md from stored runs;
 `python -m plotting gate BASELINE CURRENT`: the regression gate for CI;
-`python -m plotting sweep [RUN.json]`: the parameter sweep's heatmaps and its best configuration per operation."""
+`python -m plotting sweep [RUN.json]`: the parameter sweep's heatmaps and its best configuration per operation;
+`python -m plotting scaling RUN.json [RUN.json ...]`: throughput against the number of ranks (multi-rank runs)."""
 from __future__ import annotations
 
 import argparse
@@ -10,14 +11,15 @@ from pathlib import Path
 from plotting.compare import check_comparable, compare_figure, compare_text
 from plotting.figures import DPI, performance_figure
 from plotting.gate import ALPHA, AUTO, MAX_SLOWDOWN, NORMALIZE, gate, summary, verdict_table
-from plotting import sweep
+from plotting import scaling, sweep
 from plotting.runs import RunError, load_each, load_runs, newest_run, read_json
 from plotting.svg import performance_svg
 from plotting.tables import report_markdown, report_text
 
 PNG, SVG_FILE = "6way_performance_comparison.png", "6way_performance_comparison.svg"
 MARKDOWN, COMPARE_PNG = "comparison.md", "compare.png"
-GATE, SWEEP = "gate", "sweep"  # first arguments, not subparsers: `python -m plotting RUN.json` must keep working
+# first arguments, not subparsers: `python -m plotting RUN.json` must keep working
+GATE, SWEEP, SCALING = "gate", "sweep", "scaling"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,7 +30,8 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m plotting", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                 epilog=f"python -m plotting {GATE} --help: the regression gate's options\n"
-                       f"python -m plotting {SWEEP} --help: the parameter sweep's heatmaps")
+                       f"python -m plotting {SWEEP} --help: the parameter sweep's heatmaps\n"
+                       f"python -m plotting {SCALING} --help: throughput against the number of ranks")
     p.add_argument("runs", nargs="*", type=Path, metavar="RUN.json",
                    help="stored run file(s) of one workload, merged into one report "
                         "(default: the newest under --storage)")
@@ -92,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
             return _gate(gate_parser().parse_args(argv[1:]))
         if argv[:1] == [SWEEP]:
             written = _sweep(sweep_parser().parse_args(argv[1:]))
+        elif argv[:1] == [SCALING]:
+            args = scaling_parser().parse_args(argv[1:])
+            written = scaling.write(args.runs, args.out)
         else:
             written = _report_or_compare(parser().parse_args(argv))
     except RunError as e:
@@ -141,6 +147,21 @@ def _sweep(args) -> list[Path]:
     print(sweep.best_text(points))
     sweep.write_heatmaps(points, png := args.out / sweep.PNG)
     return [png]
+
+
+def scaling_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=f"python -m plotting {SCALING}", description="Save and cold-load throughput (the whole checkpoint's bytes / median time) against the "
+                            "number of ranks, one line per method, with the disk ceiling and ideal linear scaling from "
+                            "each method's smallest world size: scaling.png, scaling.svg and scaling.md (the table, "
+                            "also printed: GB/s, load-resharded, speedup per method and world size).",
+                epilog="Every run needs 'save' and 'load-cold' benchmarks and all must measure one workload (one error "
+                       "line otherwise). Runs of a single world size are drawn too, with the note "
+                       f"'{scaling.ONE_SIZE}'.")
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN.json",
+                   help="stored run files of one workload, typically one per world size (torchrun --nproc-per-node N)")
+    p.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
+                   help="directory for scaling.png, scaling.svg and scaling.md (default: out)")
+    return p
 
 
 def _gate(args) -> int:

@@ -21,7 +21,15 @@ NO_CPU = "the run stores no CPU time (made before ckpt-bench recorded it)"
 CPU_NOTE = ("CPU: user + system seconds of the whole process per round (median), every thread counted; "
             "cores = CPU / wall time: near the core count, the method is bound by the processor; "
             "well under 1, it waits on the disk")
-PEAK_NOTE = "peak memory above the level before the operation (RSS: resident; CUDA: allocated), in one untimed round"
+NOT_RECORDED = "-"  # a field that the version which stored the run did not record yet
+ANON = ("peak_anon_bytes", "anon")  # beside RSS in the table; not in analysis.PEAKS, so the figures stay as they are
+PEAK_NOTE = (
+    "peak memory above the level before the operation, in one untimed round\n"
+    "RSS: resident (the kernel's high-water mark), file pages mapped in included, which the kernel may drop\n"
+    "anon: anonymous memory only (heap, buffers), sampled every millisecond: a shorter spike may be missing; "
+    f"{NOT_RECORDED} where the run was stored before ckpt-bench measured it\n"
+    "CUDA: allocated"
+)
 FLAG = "!"
 SPREAD_LEGEND = (
     f"{FLAG} = the rounds' IQR is over {analysis.NOISY:.0%} of their median: that median is uncertain; "
@@ -107,13 +115,17 @@ def baseline_label(run: Run) -> str:
 
 def headline(run: Run) -> str:
     """What was measured: the workload as far as the run stores it, and where the numbers come from."""
-    parts = [f"{k} {v}" if k == "durability" else str(v) for k, v in run.workload.items()]
+    workload = run.workload
+    model_only = workload.pop("state", "model") == "model"  # the default: named only when it is not
+    parts = [f"{k} {v}" if k == "durability" else str(v) for k, v in workload.items()]
+    if not model_only:
+        parts.insert(1, f"state {run.info('state')}")
     n, logical = run.info("n_tensors"), run.info("logical_bytes")
     if n:
         parts.append(f"{n} tensors")
     if logical:
         unit, div = analysis.size_unit([logical])
-        parts.append(f"{logical / div:.2f} {unit} of weights")
+        parts.append(f"{logical / div:.2f} {unit} of {'weights' if model_only else 'tensors'}")
     return " · ".join(parts + [run.file_names])
 
 
@@ -171,18 +183,25 @@ def efficiency_table(run: Run) -> Table:
 
 
 def memory_table(run: Run) -> Table:
-    title = "Peak Memory per Operation"
+    """Per operation, each peak of analysis.PEAKS the run measured, with the anonymous peak beside RSS; the unit (one
+    for the whole table) is in the title, so that the columns stay narrow."""
     keys = analysis.peak_keys(run)
     if not keys:
-        return Table(title, (), (), f"{NA}: {NO_PEAKS}")
-    cells = [(k, g) for k, _ in keys for g in GROUPS]
-    unit, div = analysis.size_unit(v for m in run.methods for k, g in cells if (v := analysis.peak(run, g, m, k)))
-    rows = tuple(
-        (m, *(fmt_num(None if (b := analysis.peak(run, g, m, k)) is None else b / div) for k, g in cells))
-        for m in run.methods
-    )
-    header = ("method", *(f"{GROUP_NAMES[g]} {name} ({unit})" for _, name in keys for g in GROUPS))
-    return Table(title, header, rows, PEAK_NOTE)
+        return Table("Peak Memory per Operation", (), (), f"{NA}: {NO_PEAKS}")
+    cells = [  # RSS and anon side by side, operation by operation; then CUDA per operation
+        (k, f"{GROUP_NAMES[g]} {name}", g)
+        for key in keys for g in GROUPS for k, name in ([key, ANON] if key[0] == "peak_rss_bytes" else [key])
+    ]
+    unit, div = analysis.size_unit(v for m in run.methods for k, _, g in cells if (v := analysis.peak(run, g, m, k)))
+
+    def cell(key: str, group: str, method: str) -> str:
+        b = analysis.peak(run, group, method, key)
+        if b is None and key == ANON[0] and run.get(group, method) is not None:
+            return NOT_RECORDED  # measured, by a version that did not sample the anonymous memory yet
+        return fmt_num(None if b is None else b / div)
+
+    rows = tuple((m, *(cell(k, g, m) for k, _, g in cells)) for m in run.methods)
+    return Table(f"Peak Memory per Operation ({unit})", ("method", *(h for _, h, _ in cells)), rows, PEAK_NOTE)
 
 
 def cpu_table(run: Run) -> Table:

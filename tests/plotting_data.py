@@ -68,3 +68,23 @@ def rounds_json(rounds: dict[tuple[str, str], list[float]], model: str = "tiny")
         }
 
     return {"benchmarks": [entry(group, name, data) for (group, name), data in rounds.items()]}
+
+
+def ranks_json(world_size: int, gbps: dict[str, tuple[float, float]], ceiling: tuple[float, float] | None = None,
+               resharded: dict[tuple[str, int], float] | None = None, model: str = "tiny",
+               logical_bytes: int = 10**9, nnodes: int = 1) -> dict:
+    """A hand-made run at one world size (torchrun): each method's (save, load-cold) GB/s, the disk ceiling's (write,
+    read-cold) GB/s, and cold loads of checkpoints saved by other world sizes: (method, saved world size) -> GB/s."""
+    def entry(group: str, method: str, gb_s: float, saved: int = world_size, op: str | None = None) -> dict:
+        info = {"method": method, "model": model, "logical_bytes": logical_bytes, "world_size": world_size,
+                "nnodes": nnodes, "schema_version": 3, **({"op": op} if op else {})}
+        if group.startswith("load"):
+            info["saved_world_size"] = saved
+        params = {"method": method, **({"op": op} if op else {})}
+        return {"group": group, "params": params, "param": op or method,
+                "stats": {"median": logical_bytes / (gb_s * 1e9), "rounds": 3}, "extra_info": info}
+
+    benchmarks = [entry(g, m, v) for m, pair in gbps.items() for g, v in zip(("save", "load-cold"), pair)]
+    benchmarks += [entry("ceiling", "ceiling", v, op=op) for op, v in zip(("write", "read-cold"), ceiling or ())]
+    benchmarks += [entry("load-resharded", m, v, saved) for (m, saved), v in (resharded or {}).items()]
+    return {"benchmarks": benchmarks, "machine_info": {}, "datetime": "2026-01-01T00:00:00"}

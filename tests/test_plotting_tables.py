@@ -7,6 +7,7 @@ from runschema import LOAD_COLD, SAVE
 from plotting.tables import (
     comparison_table,
     improvement_table,
+    memory_table,
     ranking_table,
     recommendations,
     report_markdown,
@@ -128,3 +129,37 @@ def test_a_minimal_hand_built_run_degrades_to_n_a():
     assert improvement_table(run).rows == (("mine", "+50.0%", "n/a"),)
     assert recommendations(run)[2] == "Smallest on disk: n/a (the run stores no disk_bytes)"
     assert run.label("mine") == "mine"
+
+
+def _with_anon(data: dict, anon) -> dict:
+    """The tiny run as a newer version stores it: anon(entry index, entry) bytes in peak_anon_bytes, None: absent."""
+    for i, entry in enumerate(data["benchmarks"]):
+        if (value := anon(i, entry)) is not None:
+            entry["extra_info"]["peak_anon_bytes"] = value
+    return data
+
+
+def test_the_memory_table_puts_the_anonymous_peak_beside_the_rss_peak():
+    run = parse_run(_with_anon(tiny_json(), lambda i, e: (i + 1) * 2**18), "anon.json")
+    table = memory_table(run)
+    assert table.header == ("method", "save RSS", "save anon", "load RSS", "load anon", "load-warm RSS", "load-warm anon")
+    assert table.title == "Peak Memory per Operation (MiB)"
+    # pytorch's save, load-cold, load-warm are entries 3, 4, 5: 1.00, 1.25, 1.50 MiB anonymous
+    assert table.rows[0] == ("pytorch", "0.27", "1.00", "0.89", "1.25", "0.88", "1.50")
+    assert "anon: anonymous memory only" in table.note
+    lines = table.text().splitlines()
+    assert lines[1] == "method          save RSS  save anon  load RSS  load anon  load-warm RSS  load-warm anon"
+    assert lines[3] == "pytorch             0.27       1.00      0.89       1.25           0.88            1.50"
+    assert max(len(line) for line in lines[:9]) <= 90  # narrow enough for a terminal: the unit is in the title
+
+
+def test_runs_stored_before_the_anonymous_peak_show_a_dash_and_a_missing_benchmark_n_a():
+    old = parse_run(tiny_json(), "old.json")  # stored before peak_anon_bytes existed
+    assert {row[2] for row in memory_table(old).rows} == {"-"} and memory_table(old).rows[0][1] == "0.27"
+    assert "- where the run was stored before ckpt-bench measured it" in memory_table(old).note
+    mixed = _with_anon(tiny_json(), lambda i, e: 2**20 if e["group"] == "save" else None)  # e.g. merged files
+    no_warm = keep(mixed, lambda b: not (b["group"] == "load-warm" and b["param"] == "t5x"))
+    rows = {row[0]: row for row in memory_table(parse_run(no_warm, "mixed.json")).rows}
+    assert rows["pytorch"][1:] == ("0.27", "1.00", "0.89", "-", "0.88", "-")
+    assert rows["t5x"][5:] == ("n/a", "n/a")  # no load-warm benchmark at all: not measured, not "not recorded"
+    assert "| pytorch | 0.27 | 1.00 | 0.89 | - | 0.88 | - |" in memory_table(parse_run(mixed, "m.json")).markdown()

@@ -8,6 +8,8 @@ from typing import ClassVar
 
 import torch
 
+from bench.sharding import Piece, assemble, overlapping
+
 
 def one_line(exc: BaseException, reason: str | None = None) -> str:
     """An exception as one readable line: its type, then `reason` or else the first line of its message."""
@@ -58,3 +60,29 @@ class Format(ABC):
     def chunk_shape(self, shape: tuple[int, ...], itemsize: int) -> list[int]:
         """The unit a tensor is stored in; a format that does not chunk stores each tensor whole."""
         return [max(1, d) for d in shape]
+
+    # --- at N ranks (torchrun): by default each rank writes its own files with save(), MLPerf Storage's way ---
+
+    def refuses_ranks(self) -> str | None:
+        """Why this configuration cannot be written by several ranks at once, or None."""
+        return None
+
+    def save_rank(self, pieces: dict[str, tuple[Piece, torch.Tensor]], root: Path, *, durability: str, world) -> None:
+        """Write this rank's pieces of the global tensors: here, those it writes (bench.sharding), into root/rank-R."""
+        mine = {name: t for name, (p, t) in pieces.items() if p.writes(world.rank)}
+        directory = rank_dir(root, world.rank)
+        directory.mkdir()
+        self.save(mine, directory, durability=durability)
+
+    def load_rank(self, root: Path, pieces: dict[str, Piece], *, device: torch.device, world,
+                  saved_world_size: int) -> dict[str, torch.Tensor]:
+        """This rank's `pieces` from a checkpoint written by `saved_world_size` ranks: here, read from the per-rank
+        files that hold rows of them (every one of them when the world sizes differ)."""
+        held = {name: overlapping(p, saved_world_size) for name, p in pieces.items()}
+        files = {r: self.load(rank_dir(root, r), device=device) for r in sorted({r for o in held.values() for r, _ in o})}
+        return {name: assemble(p, [(theirs, files[r][name]) for r, theirs in held[name]], device)
+                for name, p in pieces.items()}
+
+
+def rank_dir(root: Path, rank: int) -> Path:
+    return root / f"rank-{rank:05d}"

@@ -1,25 +1,57 @@
-"""torch.distributed.checkpoint in one process (no process group): FileSystemWriter / FileSystemReader."""
+"""torch.distributed.checkpoint: FileSystemWriter / FileSystemReader; in one process without a process group, at N
+ranks on the DTensor state (Shard(0) pieces, replicated small tensors), loaded by any other number of ranks."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import torch
 import torch.distributed.checkpoint as dcp
+from torch.distributed.device_mesh import init_device_mesh
+from torch.distributed.tensor import DTensor, Replicate, Shard
 
 from bench.backends.base import Format, one_line, to_host
+from bench.sharding import Piece
 
 
 @dataclass(frozen=True)
 class Dcp(Format):
     threads: int  # FileSystemWriter's thread_count
+    single_file_per_rank: bool = True  # FileSystemWriter's: one .distcp file per rank (and thread), or one per item
 
     name: ClassVar[str] = "dcp"
 
+    def _writer(self, root: Path, durability: str) -> dcp.FileSystemWriter:
+        return dcp.FileSystemWriter(root, sync_files=durability == "fsync", thread_count=self.threads,
+                                    single_file_per_rank=self.single_file_per_rank)
+
     def save(self, tensors: dict[str, torch.Tensor], root: Path, *, durability: str) -> None:
-        writer = dcp.FileSystemWriter(root, sync_files=durability == "fsync", thread_count=self.threads)
-        dcp.save(to_host(tensors), storage_writer=writer)
+        dcp.save(to_host(tensors), storage_writer=self._writer(root, durability))
+
+    def save_rank(self, pieces, root: Path, *, durability: str, world) -> None:
+        """Every rank saves the DTensor state dict; DCP writes each replicated tensor once."""
+        if world.group is None:  # rank 0 on its own
+            dcp.save(to_host({n: t for n, (_, t) in pieces.items()}), storage_writer=self._writer(root, durability),
+                     no_dist=True)
+            return
+        mesh = _mesh("cpu", world.size)
+        state = {n: _dtensor(t.cpu(), p, mesh) for n, (p, t) in pieces.items()}
+        dcp.save(state, storage_writer=self._writer(root, durability), process_group=world.group)
+
+    def load_rank(self, root: Path, pieces: dict[str, Piece], *, device: torch.device, world,
+                  saved_world_size: int) -> dict[str, torch.Tensor]:
+        """In place into this rank's pieces, allocated inside the timer; DCP reads whatever saved chunks overlap."""
+        local = {n: torch.empty(p.local_shape, dtype=p.dtype, device=device) for n, p in pieces.items()}
+        reader = dcp.FileSystemReader(root)
+        if world.group is None:
+            dcp.load(local, storage_reader=reader, no_dist=True)
+            return local
+        mesh = _mesh(device.type, world.size)
+        dcp.load({n: _dtensor(t, pieces[n], mesh) for n, t in local.items()}, storage_reader=reader,
+                 process_group=world.group)
+        return local
 
     def load(self, root: Path, *, device: torch.device) -> dict[str, torch.Tensor]:
         """DCP loads in place: the tensors are allocated from the checkpoint's metadata, inside the timer."""
@@ -33,3 +65,15 @@ class Dcp(Format):
         if isinstance(exc, dcp.CheckpointException):  # its message is its workers' traceback: the cause is last
             return one_line(exc, str(exc).strip().splitlines()[-1])
         return super().error_line(exc)
+
+
+@functools.cache
+def _mesh(device_type: str, world_size: int):
+    return init_device_mesh(device_type, (world_size,))
+
+
+def _dtensor(local: torch.Tensor, p: Piece, mesh) -> DTensor:
+    """This rank's piece as its share of the global tensor (uneven last shards allowed)."""
+    placement = Replicate() if p.replicated else Shard(0)
+    return DTensor.from_local(local, mesh, [placement], run_check=False, shape=torch.Size(p.shape),
+                              stride=torch.empty(p.shape, device="meta").stride())

@@ -31,24 +31,25 @@ def from_numpy(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(a)
 
 
-def _zarr_metadata(a: np.ndarray, chunks: list[int], compressor: str | None) -> dict:
+def _zarr_metadata(shape, dtype: np.dtype, grid, chunks: list[int], compressor: str | None) -> dict:
     return {
-        "shape": list(a.shape),
+        "shape": list(shape),
         "chunks": chunks,
-        "dtype": "bfloat16" if a.dtype == _BF16 else a.dtype.str,
+        "dtype": "bfloat16" if dtype == _BF16 else dtype.str,
         "compressor": {"id": compressor} if compressor else None,
         "fill_value": None,  # no fill value: every chunk is stored, so a missing one means damage
     }
 
 
-def _zarr3_metadata(a: np.ndarray, chunks: list[int], compressor: str | None) -> dict:
+def _zarr3_metadata(shape, dtype: np.dtype, grid, chunks: list[int], compressor: str | None) -> dict:
+    """One shard (file) per `grid` block: the whole tensor in one process, a rank's rows at N ranks."""
     inner = [{"name": "bytes", "configuration": {"endian": "little"}}]
     if compressor:
         inner.append({"name": compressor})
     return {
-        "shape": list(a.shape),
-        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [max(1, d) for d in a.shape]}},
-        "data_type": a.dtype.name,
+        "shape": list(shape),
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [max(1, d) for d in grid]}},
+        "data_type": dtype.name,
         "codecs": [{"name": "sharding_indexed", "configuration": {"chunk_shape": chunks, "codecs": inner}}],
         "fill_value": 0,
     }
@@ -127,14 +128,19 @@ class TensorStore(Format):
             return database if name is None else {**database, "path": f"{name}/"}
         return {"driver": "file", "path": str(root / name)}
 
-    def write_spec(self, root: Path, name: str, a: np.ndarray) -> dict:
-        chunks = self.chunk_shape(a.shape, a.dtype.itemsize)
+    def write_spec(self, root: Path, name: str, shape, dtype: np.dtype, grid=None) -> dict:
+        """`grid`: the block one writer writes (a rank's rows), which no chunk may straddle; None: the whole array."""
+        grid = tuple(shape) if grid is None else tuple(grid)
+        chunks = self.chunk_shape(grid, dtype.itemsize)
+        if grid != tuple(shape) and grid[0]:
+            chunks[0] = max(d for d in range(1, chunks[0] + 1) if grid[0] % d == 0)  # chunk rows divide a rank's rows
         return {
             "driver": self.driver,
             "kvstore": self.kvstore_spec(root, name),
-            "metadata": _METADATA_BUILDERS[self.driver](a, chunks, self.compressor),
+            "metadata": _METADATA_BUILDERS[self.driver](shape, dtype, grid, chunks, self.compressor),
             "store_data_equal_to_fill_value": True,  # zarr3 needs a fill value; chunks equal to it are still written
             "create": True,
+            "open": grid != tuple(shape),  # at N ranks every writer creates the same metadata, or opens it (T5X's way)
         }
 
     def read_spec(self, root: Path, name: str) -> dict:
@@ -154,7 +160,7 @@ class TensorStore(Format):
         arrays = [(name, to_numpy(t)) for name, t in to_host(tensors).items()]
         with _InFlight() as track:
             for batch in _windows(arrays, self.in_flight):
-                opens = [track(ts.open(self.write_spec(root, name, a), context=ctx)) for name, a in batch]
+                opens = [track(ts.open(self.write_spec(root, name, a.shape, a.dtype), context=ctx)) for name, a in batch]
                 writes = [track(o.result().write(a)) for o, (_, a) in zip(opens, batch)]
                 for w in writes:
                     w.result()
@@ -168,3 +174,43 @@ class TensorStore(Format):
             reads = [o.result().read() for o in opens]
             out.update((name, from_numpy(r.result()).to(device)) for name, r in zip(batch, reads))
         return out
+
+    def refuses_ranks(self) -> str | None:
+        if self.kvstore == "ocdbt":
+            return ("one OCDBT database takes writes from one process only (several need TensorStore's "
+                    "DistributedCoordinatorServer and a merge, which this suite does not run yet)")
+        return None
+
+    def save_rank(self, pieces, root: Path, *, durability: str, world) -> None:
+        """One global array per tensor; each rank writes its rows (rank 0 the replicated tensors), with chunks from
+        the rows a rank holds, so that no chunk is written by two ranks."""
+        ctx = self.context(durability)
+        items = [(name, p, to_numpy(t.cpu())) for name, (p, t) in pieces.items()
+                 if p.writes(world.rank) and (p.replicated or p.stop > p.start)]
+        with _InFlight() as track:
+            for batch in _windows(items, self.in_flight):
+                opens = [track(ts.open(self.write_spec(root, name, p.shape, a.dtype, _grid(p, world.size)), context=ctx))
+                         for name, p, a in batch]
+                writes = [track(_region(o.result(), p).write(a)) for o, (_, p, a) in zip(opens, batch)]
+                for w in writes:
+                    w.result()
+
+    def load_rank(self, root: Path, pieces, *, device: torch.device, world, saved_world_size: int) -> dict:
+        """Each rank reads its rows of every global array, whatever the world size that wrote it."""
+        ctx = self.context("none")
+        names = list(pieces)
+        out = {}
+        for batch in _windows(names, self.in_flight):
+            opens = [ts.open(self.read_spec(root, name), context=ctx) for name in batch]
+            reads = [_region(o.result(), pieces[name]).read() for o, name in zip(opens, batch)]
+            out.update((name, from_numpy(r.result()).to(device)) for name, r in zip(batch, reads))
+        return out
+
+
+def _grid(p, world_size: int) -> tuple[int, ...]:
+    """The rows a rank holds (the first rank's, the largest), or the whole tensor when it is replicated."""
+    return p.shape if p.replicated else (-(-p.shape[0] // world_size), *p.shape[1:])
+
+
+def _region(array, p):
+    return array if p.replicated else array[p.start : p.stop]
