@@ -30,6 +30,13 @@ SWEEP_GROUPS = (SWEEP_SAVE, SWEEP_LOAD_COLD)
 SWEEP_AXES = ("chunk_target", "in_flight", "codec")  # the sweep's params besides `method`, each a plain string
 BASELINE = "tensorstore"  # the seed's baseline: improvements are relative to it
 WORKLOAD = ("model", "state", "dtype", "device", "durability")  # benchmarks that differ here measured different things
+DEFAULT_STATE = "model"  # what runs stored before the state was recorded measured
+NAMED = ("state", "durability")  # workload values shown with their key ("durability fsync"); the others speak for themselves
+
+
+def workload(get) -> dict:
+    """The WORKLOAD values that `get(key)` finds; the default state is left out, so that it matches older runs."""
+    return {k: v for k in WORKLOAD if (v := get(k)) is not None and not (k == "state" and v == DEFAULT_STATE)}
 
 
 def size_label(n: int, sep: str = "") -> str:
@@ -56,7 +63,7 @@ class Record:
     label: str | None = None
     config: dict | None = None  # the method's configuration, as its format describes it
     model: str | None = None
-    state: str = "model"  # what the checkpoint holds: the model's tensors, or with "adam" also Adam's state
+    state: str = DEFAULT_STATE  # what the checkpoint holds: the model's tensors, or with "adam" also Adam's state
     dtype: str | None = None
     device: str | None = None
     durability: str | None = None
@@ -102,7 +109,7 @@ class Record:
 
     @property
     def workload(self) -> dict:
-        return {k: v for k in WORKLOAD if (v := getattr(self, k)) is not None}
+        return workload(lambda k: getattr(self, k))
 
 
 _TYPES = {"str": str, "int": int, "float": (int, float), "dict": dict}

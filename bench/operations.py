@@ -5,6 +5,8 @@ rank, the ranks' agreement that it succeeded (an all-reduce: the closing barrier
 rank's."""
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from bench import checkpoint, disk, sharding
@@ -85,6 +87,7 @@ def ranked(world, operation):
 def _stop_on_rank_error(error: BaseException) -> None:
     """A round that failed on a rank ends the run on every rank alike, or they would wait for each other."""
     if isinstance(error, RankError):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # torchrun's SIGTERM must not cut this rank's clean-up short
         pytest.exit(str(error), returncode=1)
 
 

@@ -4,6 +4,7 @@ Plain `pytest` has no World (None everywhere): the suite then runs as one proces
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -63,12 +64,23 @@ class World:
                 raise RankError(f"rank {self.rank}: {line}")
             return
         failed = torch.tensor([int(line is not None)])
-        dist.all_reduce(failed, op=dist.ReduceOp.MAX, group=self.group)
+        try:
+            dist.all_reduce(failed, op=dist.ReduceOp.MAX, group=self.group)
+            if failed.item():
+                lines = [None] * self.size
+                dist.all_gather_object(lines, line, group=self.group)
+        except RuntimeError as e:  # gloo's and NCCL's errors (DistBackendError is one): a rank is gone
+            raise RankError(f"a rank left the process group while rank {self.rank} waited for it (killed, or past "
+                            f"the {int(TIMEOUT.total_seconds())} s timeout): {_first_sentence(e)}") from e
         if failed.item():
-            lines = [None] * self.size
-            dist.all_gather_object(lines, line, group=self.group)
             rank, first = next((r, x) for r, x in enumerate(lines) if x is not None)
             raise RankError(f"rank {rank}: {first}")
+
+
+def _first_sentence(e: BaseException) -> str:
+    """gloo's message without its source location and advice: 'Read error [127.0.0.1]:20877: Connection reset by peer'."""
+    text = re.sub(r"^\[[^\]]*\] ", "", str(e).strip().split("\n", 1)[0])
+    return text.split(". ", 1)[0] or type(e).__name__
 
 
 def start(device_type: str) -> World:

@@ -85,6 +85,9 @@ def _check_pair(base: Run, cur: Run) -> None:
                 f"{cur.source} measured {key} {b} but {base.source} measured {a}; "
                 f"gate two runs of the same workload (--ckpt-model, --ckpt-state, --ckpt-dtype, --ckpt-device, --ckpt-durability)"
             )
+    a, b = base.info("world_size") or 1, cur.info("world_size") or 1
+    if a != b:
+        raise RunError(f"{cur.source} ran at {b} ranks but {base.source} at {a}; gate two runs of the same world size")
     only = sorted(set(base.stats) ^ set(cur.stats))
     if only:
         group, method = only[0]

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runschema import CEILING, GROUPS, LOAD_COLD, SAVE, WORKLOAD, Record, RecordError, check_version
+from runschema import CEILING, GROUPS, LOAD_COLD, SAVE, WORKLOAD, Record, RecordError, check_version, workload
 
 REQUIRED = (SAVE, LOAD_COLD)
 IQR = "interquartile range"
@@ -76,7 +76,7 @@ class Run:
 
     @property
     def workload(self) -> dict:
-        return {k: v for k in WORKLOAD if (v := self.info(k)) is not None}
+        return workload(self.info)
 
     @property
     def generation(self) -> int | None:

@@ -12,7 +12,7 @@ from matplotlib.ticker import MaxNLocator
 from plotting.figures import HEADING_SIZE, wrap_heading
 from plotting.panels import MANTISSAS, MAX_TICKS, log_values
 from plotting.runs import RunError, benchmark_id, read_record, read_stat
-from runschema import SWEEP_AXES, SWEEP_GROUPS, SWEEP_LOAD_COLD, SWEEP_SAVE, WORKLOAD, Record, RecordError, SweepAxes, flight_label, size_label
+from runschema import NAMED, SWEEP_AXES, SWEEP_GROUPS, SWEEP_LOAD_COLD, SWEEP_SAVE, WORKLOAD, Record, RecordError, SweepAxes, flight_label, size_label
 
 GROUPS = SWEEP_GROUPS
 METRICS = ((SWEEP_SAVE, "save (ms)"), (SWEEP_LOAD_COLD, "load-cold (ms)"), ("size", "size on disk (MiB)"))
@@ -100,7 +100,7 @@ def title(pts: list[Point]) -> str:
     for key in WORKLOAD:
         found = " / ".join(sorted({str(p.workload[key]) for p in pts if key in p.workload}))
         if found:
-            parts.append(f"{key} {found}" if key == "durability" else found)
+            parts.append(f"{key} {found}" if key in NAMED else found)
     rounds = sorted({r for p in pts for r in p.rounds})
     if rounds:
         parts.append(f"{rounds[0]} rounds" if len(rounds) == 1 else f"{rounds[0]} to {rounds[-1]} rounds")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from plotting import analysis
 from plotting.context import context_lines
 from plotting.runs import Run, Stat
-from runschema import BASELINE, CEILING_OPS, GROUPS, LOAD_COLD, LOAD_WARM, SAVE, improvement
+from runschema import NAMED, BASELINE, CEILING_OPS, GROUPS, LOAD_COLD, LOAD_WARM, SAVE, improvement
 
 NA = "n/a"
 GROUP_NAMES = {SAVE: "save", LOAD_COLD: "load", LOAD_WARM: "load-warm"}  # the seed calls load-cold "load"
@@ -115,17 +115,13 @@ def baseline_label(run: Run) -> str:
 
 def headline(run: Run) -> str:
     """What was measured: the workload as far as the run stores it, and where the numbers come from."""
-    workload = run.workload
-    model_only = workload.pop("state", "model") == "model"  # the default: named only when it is not
-    parts = [f"{k} {v}" if k == "durability" else str(v) for k, v in workload.items()]
-    if not model_only:
-        parts.insert(1, f"state {run.info('state')}")
+    parts = [f"{k} {v}" if k in NAMED else str(v) for k, v in run.workload.items()]
     n, logical = run.info("n_tensors"), run.info("logical_bytes")
     if n:
         parts.append(f"{n} tensors")
     if logical:
         unit, div = analysis.size_unit([logical])
-        parts.append(f"{logical / div:.2f} {unit} of {'weights' if model_only else 'tensors'}")
+        parts.append(f"{logical / div:.2f} {unit} of {'tensors' if 'state' in run.workload else 'weights'}")
     return " · ".join(parts + [run.file_names])
 
 

@@ -1,4 +1,6 @@
 """Test-only methods, added to a real benchmark run with `-p tests.fake_methods`."""
+import os
+import signal
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -33,5 +35,33 @@ class Hog(TorchFile):
         super().save(tensors, root, durability=durability)
 
 
+@dataclass(frozen=True)
+class RankFails(TorchFile):
+    """Per-rank torch files whose save raises on rank 1 after its file is half written (at N ranks)."""
+
+    name: ClassVar[str] = "rank-fails"
+
+    def save_rank(self, pieces, root, *, durability, world):
+        if world.rank == 1:
+            (root / "rank-00001").mkdir()
+            (root / "rank-00001" / "partial").write_bytes(b"\0" * 4096)
+            raise OSError(28, "No space left on device (test)")
+        super().save_rank(pieces, root, durability=durability, world=world)
+
+
+@dataclass(frozen=True)
+class RankDies(TorchFile):
+    """Per-rank torch files whose save kills rank 1 (SIGKILL: nothing of it runs after)."""
+
+    name: ClassVar[str] = "rank-dies"
+
+    def save_rank(self, pieces, root, *, durability, world):
+        if world.rank == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        super().save_rank(pieces, root, durability=durability, world=world)
+
+
+REGISTRY["rank-fails"] = Method("rank-fails", "Fails on rank 1 mid-save", RankFails())
+REGISTRY["rank-dies"] = Method("rank-dies", "Rank 1 is killed mid-save", RankDies())
 REGISTRY["corrupting"] = Method("corrupting", "Corrupts on load", Corrupting())
 REGISTRY["hog"] = Method("hog", "Touches 200 MiB while saving", Hog())
