@@ -99,7 +99,6 @@ def pytest_collection_modifyitems(config, items):
     _warn_ignored(config)
     _check_storage(config)
     methods = _methods(benchmarks)
-    _check_ranks(config, methods)
     _check_dtypes(methods, _flat(config))
     _check_space(config, methods)
     config.pluginmanager.register(Progress(config), "ckpt-bench-progress")
@@ -132,14 +131,6 @@ def _methods(benchmarks) -> list[Method]:
     """The methods the benchmarks that will run measure, each once."""
     ids = [item.callspec.params.get("method") for item in benchmarks if hasattr(item, "callspec")]
     return list(dict.fromkeys(m for m in map(find_method, ids) if m is not None))
-
-
-def _check_ranks(config, methods: list[Method]) -> None:
-    world = config.ckpt_world
-    for method in methods:
-        reason = method.format.refuses_ranks() if world is not None and world.size > 1 else None
-        if reason:
-            raise pytest.UsageError(f"--ckpt-methods {method.id}: cannot run at {world.size} ranks: {reason}; leave it out")
 
 
 def _check_dtypes(methods: list[Method], tensors: dict[str, torch.Tensor]) -> None:

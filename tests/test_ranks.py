@@ -17,7 +17,7 @@ from bench.workspace import OWNER, PREFIX, remove_abandoned
 from tests.helpers import REPO, load_run
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
-METHODS = "pytorch,safetensors,dcp,t5x,ts+tuned"
+METHODS = "pytorch,safetensors,dcp,t5x,ts+tuned,ocdbt"
 
 
 def test_rows_are_torch_chunk_sizes_and_small_tensors_are_replicated():

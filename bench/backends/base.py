@@ -63,10 +63,6 @@ class Format(ABC):
 
     # --- at N ranks (torchrun): by default each rank writes its own files with save(), MLPerf Storage's way ---
 
-    def refuses_ranks(self) -> str | None:
-        """Why this configuration cannot be written by several ranks at once, or None."""
-        return None
-
     def save_rank(self, pieces: dict[str, tuple[Piece, torch.Tensor]], root: Path, *, durability: str, world) -> None:
         """Write this rank's pieces of the global tensors: here, those it writes (bench.sharding), into root/rank-R."""
         mine = {name: t for name, (p, t) in pieces.items() if p.writes(world.rank)}

@@ -175,16 +175,26 @@ class TensorStore(Format):
             out.update((name, from_numpy(r.result()).to(device)) for name, r in zip(batch, reads))
         return out
 
-    def refuses_ranks(self) -> str | None:
-        if self.kvstore == "ocdbt":
-            return ("one OCDBT database takes writes from one process only (several need TensorStore's "
-                    "DistributedCoordinatorServer and a merge, which this suite does not run yet)")
-        return None
-
     def save_rank(self, pieces, root: Path, *, durability: str, world) -> None:
         """One global array per tensor; each rank writes its rows (rank 0 the replicated tensors), with chunks from
-        the rows a rank holds, so that no chunk is written by two ranks."""
+        the rows a rank holds, so that no chunk is written by two ranks. OCDBT, as Orbax does it: each rank writes
+        a database of its own, then rank 0 merges them into the checkpoint's database."""
         ctx = self.context(durability)
+        own = root / f"ocdbt.process_{world.rank}" if self.kvstore == "ocdbt" else root
+        self._write_pieces(pieces, own, ctx, world)
+        if self.kvstore == "ocdbt":
+            world.barrier()  # every rank's database is complete
+            if world.main:
+                self._merge(root, world.size, ctx)
+
+    def _merge(self, root: Path, world_size: int, ctx: ts.Context) -> None:
+        target = ts.KvStore.open(self.kvstore_spec(root, None), context=ctx).result()
+        for rank in range(world_size):
+            if (root / f"ocdbt.process_{rank}").is_dir():  # a rank with nothing to write made none
+                source = ts.KvStore.open(self.kvstore_spec(root / f"ocdbt.process_{rank}", None), context=ctx).result()
+                source.experimental_copy_range_to(target).result()
+
+    def _write_pieces(self, pieces, root: Path, ctx: ts.Context, world) -> None:
         items = [(name, p, to_numpy(t.cpu())) for name, (p, t) in pieces.items()
                  if p.writes(world.rank) and (p.replicated or p.stop > p.start)]
         with _InFlight() as track:
