@@ -22,6 +22,9 @@ GENERATION = {1: 1, 2: 1, 3: 1}
 SAVE, LOAD_COLD, LOAD_WARM = "save", "load-cold", "load-warm"
 GROUPS = (SAVE, LOAD_COLD, LOAD_WARM)
 LOAD_RESHARDED = "load-resharded"  # ranks: a cold load by a world size other than the one that saved
+ASYNC_STALL = "async-stall"  # --ckpt-async: from the call until the caller may modify its tensors again
+ASYNC_DURABLE = "async-durable"  # --ckpt-async: from the call until the checkpoint is on stable storage
+ASYNC_GROUPS = (ASYNC_STALL, ASYNC_DURABLE)
 CEILING = "ceiling"  # a group, and the `method` param of its benchmarks
 WRITE, READ_COLD, READ_WARM = "write", "read-cold", "read-warm"
 CEILING_OPS = {SAVE: WRITE, LOAD_COLD: READ_COLD, LOAD_WARM: READ_WARM}  # method group -> the ceiling op bounding it
@@ -60,6 +63,7 @@ class Record:
 
     method: str | None = None  # the method id, "ceiling" for the disk ceiling
     op: str | None = None  # the ceiling's operation (write, read-cold, read-warm)
+    streams: int | None = None  # the ceiling: files written or read at once, each its share of the bytes
     label: str | None = None
     config: dict | None = None  # the method's configuration, as its format describes it
     model: str | None = None
@@ -139,7 +143,8 @@ def throughput_gbps(logical_bytes: int | None, seconds: float | None) -> float |
 
 
 def efficiency(ceiling_seconds: float | None, seconds: float | None) -> float | None:
-    """Ceiling median / method median: 1.0 is as fast as one sequential write or read of the same bytes."""
+    """Ceiling median / method median: 1.0 is as fast as the disk's ceiling (the faster of one stream and one per
+    core) for the same bytes."""
     return ceiling_seconds / seconds if ceiling_seconds and seconds else None
 
 
@@ -164,8 +169,12 @@ def cores_busy(record: Record, seconds: float | None) -> float | None:
 
 
 def add_efficiency(benchmarks: list[dict]) -> None:
-    """Store `efficiency` in every method benchmark of a run that also measured the matching ceiling operation."""
-    ceiling = {b["extra_info"].get("op"): b["stats"]["median"] for b in benchmarks if b["group"] == CEILING}
+    """Store `efficiency` in every method benchmark of a run that also measured the matching ceiling operation,
+    against the fastest of its stream counts (the disk's limit)."""
+    ceiling: dict = {}
+    for b in (b for b in benchmarks if b["group"] == CEILING):
+        op = b["extra_info"].get("op")
+        ceiling[op] = min(ceiling.get(op, math.inf), b["stats"]["median"])
     for b in benchmarks:
         op = CEILING_OPS.get(b["group"])
         if op in ceiling:

@@ -1,5 +1,6 @@
-"""The hardware ceiling: the model's bytes as one contiguous buffer, one sequential write or read (at N ranks: each
-rank its share of the bytes, in a file of its own, all at once)."""
+"""The hardware ceiling: the model's bytes as one contiguous buffer, one sequential write or read; and the same
+bytes cut into one share per core, written or read at once by as many threads (fio's numjobs), since one stream is
+not always the disk's limit. At N ranks each rank does this with its share of the bytes."""
 from __future__ import annotations
 
 import os
@@ -11,7 +12,6 @@ import torch
 from bench.aliases import split
 from bench.disk import fsync_dirs
 
-FILENAME = "ceiling.bin"
 
 
 def image(tensors: dict[str, torch.Tensor]) -> np.ndarray:
@@ -21,12 +21,15 @@ def image(tensors: dict[str, torch.Tensor]) -> np.ndarray:
     return torch.cat(parts).numpy() if parts else np.empty(0, np.uint8)
 
 
+def cut(data: np.ndarray, n: int) -> list[np.ndarray]:
+    """`n` contiguous shares of the bytes (views), as shares() sizes them."""
+    per = -(-len(data) // n)
+    return [data[i * per : (i + 1) * per] for i in range(n)]
+
+
 def share(data: np.ndarray, world) -> np.ndarray:
     """This rank's contiguous share of the bytes (all of them in one process)."""
-    if world is None:
-        return data
-    per = -(-len(data) // world.size)
-    return data[world.rank * per : (world.rank + 1) * per]
+    return data if world is None else cut(data, world.size)[world.rank]
 
 
 def shares(total: int, world_size: int) -> dict[str, int]:
@@ -35,8 +38,20 @@ def shares(total: int, world_size: int) -> dict[str, int]:
     return {str(r): max(0, min(per, total - r * per)) for r in range(world_size)}
 
 
-def filename(world) -> str:
-    return FILENAME if world is None else f"ceiling-rank-{world.rank:05d}.bin"
+def filenames(world, streams: int) -> list[str]:
+    """This rank's files: one per stream (one stream: the single file of the sequential ceiling)."""
+    stem = "ceiling" if world is None else f"ceiling-rank-{world.rank:05d}"
+    return [f"{stem}.bin"] if streams == 1 else [f"{stem}-stream-{i}.bin" for i in range(streams)]
+
+
+def write_streams(paths: list[Path], parts: list[np.ndarray], durability: str, pool) -> None:
+    """Every share written at once, each by a thread of `pool` (os.write and fsync release the GIL)."""
+    for done in [pool.submit(write, p, d, durability) for p, d in zip(paths, parts)]:
+        done.result()
+
+
+def read_streams(paths: list[Path], bufs: list[np.ndarray], pool) -> int:
+    return sum(f.result() for f in [pool.submit(read_into, p, b) for p, b in zip(paths, bufs)])
 
 
 def touched_buffer(n: int) -> np.ndarray:

@@ -1,11 +1,15 @@
-"""The hardware ceiling (group "ceiling"): the same bytes as one file, one sequential write or read; at N ranks each
+"""The hardware ceiling (group "ceiling"): the same bytes as one file, one sequential write or read, and as one file
+per core written or read at once (params.streams); at N ranks each
 rank writes and reads its share in a file of its own, all at once, timed like the methods (bench/operations.py)."""
+import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import pytest
 
 from bench import ceiling, disk
 from bench.operations import ranked
+from bench.ranks import launched
 from bench.record import record
 from bench.timing import measure
 from bench.workspace import Slot
@@ -18,30 +22,36 @@ def image(tensors, world):
 
 
 @pytest.fixture(scope="module")
-def ceiling_slot(workspace):
-    slot = Slot(workspace, "ceiling")
-    yield slot
-    slot.discard()
+def ceiling_slots(workspace):
+    """A slot per stream count: its reads read what its write wrote."""
+    slots = {}
+    yield lambda streams: slots.setdefault(streams, Slot(workspace, f"ceiling-{streams}"))
+    for slot in slots.values():
+        slot.discard()
 
 
-def _write(slot, image, durability, world):
+def _write(slot, parts, durability, world, streams, pool):
     def setup():
         root = slot.replace()
         if world is not None:
             world.barrier()  # rank 0 has made the directory; the clock starts together
-        return root / ceiling.filename(world), image, durability
+        return [root / n for n in ceiling.filenames(world, streams)], parts, durability
 
-    return ceiling.write, setup
+    if streams == 1:
+        return lambda paths, data, durability: ceiling.write(paths[0], data[0], durability), setup
+    return partial(ceiling.write_streams, pool=pool), setup
 
 
-def _read(slot, image, durability, world, cold: bool):
+def _read(slot, parts, durability, world, streams, pool, cold: bool):
     """The same preparation as bench/operations.py timed_load: evicted before every round, or cached once."""
     if slot.root is None:  # the write benchmark was deselected
         root = slot.replace()
         if world is not None:
             world.barrier()
-        ceiling.write(root / ceiling.filename(world), image, durability)
-    path, buf = slot.root / ceiling.filename(world), ceiling.touched_buffer(image.nbytes)
+        for name, data in zip(ceiling.filenames(world, streams), parts):
+            ceiling.write(root / name, data, durability)
+    paths = [slot.root / n for n in ceiling.filenames(world, streams)]
+    bufs = [ceiling.touched_buffer(p.nbytes) for p in parts]
     if not cold:
         disk.read_all(slot.root)
 
@@ -50,9 +60,11 @@ def _read(slot, image, durability, world, cold: bool):
             disk.evict(slot.root)
         if world is not None:
             world.barrier()
-        return path, buf
+        return paths, bufs
 
-    return ceiling.read_into, setup
+    if streams == 1:
+        return lambda paths, bufs: ceiling.read_into(paths[0], bufs[0]), setup
+    return partial(ceiling.read_streams, pool=pool), setup
 
 
 OPERATIONS = {
@@ -60,15 +72,22 @@ OPERATIONS = {
     READ_COLD: partial(_read, cold=True),
     READ_WARM: partial(_read, cold=False),
 }
+CORES = len(os.sched_getaffinity(0))
+# one stream, and as many as there are cores (at N ranks the ranks are the parallel streams)
+STREAMS = ["1"] if CORES == 1 or launched() else ["1", str(CORES)]
 
 
 @pytest.mark.benchmark(group=CEILING)
+@pytest.mark.parametrize("streams", STREAMS)
 @pytest.mark.parametrize("op", list(OPERATIONS))
 @pytest.mark.parametrize("method", [CEILING])  # every stored benchmark has params.method
-def test_ceiling(benchmark, method, op, image, ceiling_slot, options, model_info, rounds, world):
-    target, setup = OPERATIONS[op](ceiling_slot, image, options.durability, world)
-    measured = measure(benchmark, ranked(world, target), setup, rounds, options.device)
-    identity = Record(method=method, op=op, label=f"Disk ceiling ({op})")
+def test_ceiling(benchmark, method, op, streams, image, ceiling_slots, options, model_info, rounds, world):
+    n, slot = int(streams), ceiling_slots(streams)
+    with ThreadPoolExecutor(n) as pool:  # started before the clock
+        target, setup = OPERATIONS[op](slot, ceiling.cut(image, n), options.durability, world, n, pool)
+        measured = measure(benchmark, ranked(world, target), setup, rounds, options.device)
+    label = f"Disk ceiling ({op})" if n == 1 else f"Disk ceiling ({op}, {n} streams)"
+    identity = Record(method=method, op=op, streams=n, label=label)
     ranks = {} if world is None else {"world_size": world.size, "nnodes": world.nnodes,
                                       "rank_bytes": ceiling.shares(model_info["logical_bytes"], world.size)}
-    record(benchmark, identity, model_info, disk.usage(ceiling_slot.root), measured, world, ranks)
+    record(benchmark, identity, model_info, disk.usage(slot.root), measured, world, ranks)

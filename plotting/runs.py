@@ -7,7 +7,9 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runschema import CEILING, GROUPS, LOAD_COLD, SAVE, WORKLOAD, Record, RecordError, check_version, workload
+from runschema import (
+    ASYNC_GROUPS, CEILING, GROUPS, LOAD_COLD, SAVE, WORKLOAD, Record, RecordError, check_version, workload,
+)
 
 REQUIRED = (SAVE, LOAD_COLD)
 IQR = "interquartile range"
@@ -142,19 +144,21 @@ def _build(files: list[tuple[str, object]]) -> Run:
             if not isinstance(entry, dict):
                 raise RunError(f"{source}: benchmark #{i} is not a JSON object; the run file is corrupt")
             group = entry.get("group")
-            if group not in (*GROUPS, CEILING):
+            if group not in (*GROUPS, *ASYNC_GROUPS, CEILING):  # --ckpt-async's groups too (tables.async_table)
                 continue  # other groups are not part of these reports
             record = read_record(entry, f"{source}: benchmark #{i}")
             key = (group, benchmark_id(entry, record, group, f"{source}: benchmark #{i}"))
             stat = read_stat(entry, record, f"{source}: {key[0]} of {key[1]}")
+            if group == CEILING:
+                key = (*key, record.streams or 1)  # one ceiling benchmark per operation and stream count
             if key in origin:
                 _check_one_workload([*stats.values(), *ceiling.values(), stat], source)
                 raise RunError(f"{source}: {key[0]} of {key[1]} is also in {origin[key]}; pass each method's run once")
             origin[key] = source
-            if group == CEILING:
-                ceiling[key[1]] = stat
-            else:
+            if group != CEILING:
                 stats[key] = stat
+            elif key[1] not in ceiling or stat.median < ceiling[key[1]].median:  # the bound: the fastest stream count
+                ceiling[key[1]] = stat
     first = files[0][1]
     machine, commit = (d if isinstance(d := first.get(k), dict) else {} for k in ("machine_info", "commit_info"))
     when = first.get("datetime") if isinstance(first.get("datetime"), str) else None

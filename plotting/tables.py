@@ -15,7 +15,7 @@ NO_BASELINE = f"improvements need the '{BASELINE}' baseline in the run; include 
 NO_SIZES = "the run stores no disk_bytes"
 NO_CEILING = "the run has no 'ceiling' group; run `pytest bench/ --benchmark-only` without -k to measure the disk"
 NO_PEAKS = "the run stores no peak_rss_bytes"
-CEILING_WHAT = "the same bytes, one file, one sequential write or read"
+CEILING_WHAT = "the same bytes as one file, or one file per core at once: the faster"
 EFFICIENCY_NOTE = "efficiency = ceiling median / method median; 100% = as fast as the disk allows"
 NO_CPU = "the run stores no CPU time (made before ckpt-bench recorded it)"
 CPU_NOTE = ("CPU: user + system seconds of the whole process per round (median), every thread counted; "
@@ -105,8 +105,13 @@ def fmt_spread(stat: Stat | None) -> str:
 def ceiling_line(run: Run) -> str:
     """The disk's own median time and GB/s for each ceiling operation the run measured, in one line."""
     ops = [(op, stat) for op in CEILING_OPS.values() if (stat := run.ceiling.get(op))]
-    parts = [f"{op} {fmt_ms(stat.median)} ms = {fmt_num(analysis.gbps(stat), '.3g')} GB/s" for op, stat in ops]
+    parts = [f"{op} {fmt_ms(stat.median)} ms = {fmt_num(analysis.gbps(stat), '.3g')} GB/s{_streams(stat)}"
+             for op, stat in ops]
     return f"disk ceiling ({CEILING_WHAT}): {' · '.join(parts)}"
+
+
+def _streams(stat) -> str:
+    return f" ({stat.record.streams} streams)" if (stat.record.streams or 1) > 1 else ""
 
 
 def baseline_label(run: Run) -> str:

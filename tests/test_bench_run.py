@@ -1,4 +1,5 @@
 """A real run of the benchmark suite on the tiny preset, and what it stores (README: What is measured, Stored)."""
+import os
 import signal
 from dataclasses import fields
 
@@ -32,18 +33,22 @@ def run(tiny_run):
 
 
 def by_group(run) -> dict:
-    return {(b["group"], b["params"].get("op") or b["params"]["method"]): b for b in run["benchmarks"]}
+    return {(b["group"], b["params"].get("op") or b["params"]["method"], b["params"].get("streams")): b
+            for b in run["benchmarks"]}
 
 
 def test_stores_six_methods_times_three_groups_and_the_ceiling(run):
-    expected = [(g, m) for g in GROUPS for m in DEFAULT_METHODS] + [("ceiling", op) for op in CEILING_OPS]
+    streams = ["1", str(len(os.sched_getaffinity(0)))] if len(os.sched_getaffinity(0)) > 1 else ["1"]
+    expected = [(g, m, None) for g in GROUPS for m in DEFAULT_METHODS]
+    expected += [("ceiling", op, n) for op in CEILING_OPS for n in streams]
     assert sorted(by_group(run)) == sorted(expected)
 
 
 def test_every_benchmark_has_plain_string_params_naming_its_method(run):
     for b in run["benchmarks"]:
         if b["group"] == "ceiling":
-            assert b["params"] == {"method": "ceiling", "op": b["extra_info"]["op"]}
+            assert b["params"] == {"method": "ceiling", "op": b["extra_info"]["op"],
+                                   "streams": str(b["extra_info"]["streams"])}
         else:
             assert b["params"] == {"method": b["extra_info"]["method"]}
 
@@ -73,7 +78,7 @@ def test_the_rounds_cpu_time_is_measured(run):
 
 
 def test_sizes_and_file_counts_make_sense(run):
-    save = {m: b["extra_info"] for (g, m), b in by_group(run).items() if g == "save"}
+    save = {m: b["extra_info"] for (g, m, _), b in by_group(run).items() if g == "save"}
     assert len(save) == 6
     assert save["pytorch"]["n_files"] == 1
     assert save["tensorstore"]["n_files"] > save["ts+chunks"]["n_files"] > 21  # one .zarray per tensor at least

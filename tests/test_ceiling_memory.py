@@ -25,6 +25,12 @@ def test_efficiency_pairs_save_with_write_and_each_load_with_its_read():
     }
 
 
+def test_efficiency_is_against_the_faster_stream_count():
+    run = {"benchmarks": [bench("ceiling", "write", 1.0), bench("ceiling", "write", 0.4), bench("save", "pytorch", 2.0)]}
+    add_efficiency(run["benchmarks"])
+    assert run["benchmarks"][2]["extra_info"]["efficiency"] == 0.2
+
+
 def test_no_ceiling_no_efficiency():
     run = {"benchmarks": [bench("save", "pytorch", 2.0)]}
     add_efficiency(run["benchmarks"])
@@ -38,22 +44,25 @@ def hog_run(tmp_path_factory):
                      "-p", "tests.fake_methods", storage=tmp / "storage")
     assert proc.returncode == 0, proc.stdout[-3000:]
     (path,) = stored_runs(tmp / "storage")
-    return {(b["group"], b["params"].get("op") or b["params"]["method"]): b for b in load_run(path)["benchmarks"]}
+    return {(b["group"], b["params"].get("op") or b["params"]["method"], b["params"].get("streams")): b
+            for b in load_run(path)["benchmarks"]}
 
 
-def test_ceiling_writes_exactly_the_logical_bytes(hog_run):
-    for op in ("write", "read-cold", "read-warm"):
-        e = hog_run[("ceiling", op)]["extra_info"]
-        assert e["n_files"] == 1 and e["apparent_bytes"] == e["logical_bytes"] == 908_544
+def test_ceiling_writes_exactly_the_logical_bytes_in_a_file_per_stream(hog_run):
+    ceilings = [(key, b["extra_info"]) for key, b in hog_run.items() if key[0] == "ceiling"]
+    assert {key[1] for key, _ in ceilings} == {"write", "read-cold", "read-warm"}
+    for (_, op, streams), e in ceilings:
+        assert e["n_files"] == int(streams) == e["streams"]
+        assert e["apparent_bytes"] == e["logical_bytes"] == 908_544
 
 
 def test_every_method_benchmark_has_its_efficiency(hog_run):
-    for (group, param), b in hog_run.items():
+    for (group, param, _), b in hog_run.items():
         if group != "ceiling":
             assert b["extra_info"]["efficiency"] > 0
 
 
 def test_peak_memory_sees_200_mib_and_not_where_nothing_is_allocated(hog_run):
-    assert hog_run[("save", "hog")]["extra_info"]["peak_rss_bytes"] >= HOG_MB
-    assert hog_run[("save", "pytorch")]["extra_info"]["peak_rss_bytes"] < HOG_MB / 10
-    assert hog_run[("save", "pytorch")]["extra_info"]["peak_cuda_bytes"] is None
+    assert hog_run[("save", "hog", None)]["extra_info"]["peak_rss_bytes"] >= HOG_MB
+    assert hog_run[("save", "pytorch", None)]["extra_info"]["peak_rss_bytes"] < HOG_MB / 10
+    assert hog_run[("save", "pytorch", None)]["extra_info"]["peak_cuda_bytes"] is None

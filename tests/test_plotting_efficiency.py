@@ -38,7 +38,7 @@ def test_efficiency_is_the_stored_ceiling_over_method_ratio_in_percent(run):
 
 def test_the_ceiling_line_gives_the_disks_times_and_throughput(run):
     assert ceiling_line(run) == (
-        "disk ceiling (the same bytes, one file, one sequential write or read): "
+        "disk ceiling (the same bytes as one file, or one file per core at once: the faster): "
         "write 6.09 ms = 0.149 GB/s · read-cold 1.12 ms = 0.811 GB/s · read-warm 0.0802 ms = 11.3 GB/s"
     )
     assert analysis.gbps(run.ceiling["write"]) == pytest.approx(_stored("ceiling", "write", "throughput_gbps"))
@@ -95,7 +95,7 @@ def test_comparison_md_holds_the_new_tables(run):
     markdown = report_markdown(run)
     assert "| ts+chunks | 3.8% | 11.7% | 1.8% |" in markdown
     assert "| tensorstore | 2.21 | - | 0.80 | - | 0.36 | - |" in markdown
-    assert "disk ceiling (the same bytes, one file, one sequential write or read): write 6.09 ms" in markdown
+    assert "disk ceiling (the same bytes as one file, or one file per core at once: the faster): write 6.09 ms" in markdown
 
 
 def test_efficiency_comes_from_the_ceiling_in_another_file_when_runs_are_merged(tmp_path):
