@@ -8,6 +8,7 @@ import torch
 
 from bench import nested, sharding
 from bench.aliases import decode, encode, find_aliases, same_view, split
+from bench.async_save import Pending, Staging, background
 from bench.backends.base import one_line
 from bench.disk import fsync_dirs, fsync_path
 
@@ -31,12 +32,56 @@ def save(method, state, root: Path, durability: str = "fsync", world=None) -> No
         method.format.save_rank({n: (p, p.of(stored[n])) for n, p in pieces.items()}, root, durability=durability,
                                 world=world)
     if world is None or world.main:
-        if aliases:
-            _write(root / ALIASES, encode(aliases), durability)
-        if skeleton is not None:
-            _write(root / nested.SKELETON, nested.encode(skeleton), durability)
-        if world is not None:
-            _write(root / RANKS, json.dumps({"world_size": world.size}).encode(), durability)
+        _finish(root, aliases, skeleton, durability, world)
+    elif durability == "fsync":
+        fsync_dirs(root)
+
+
+def save_async(method, state, root: Path, durability: str = "fsync", staging=None) -> Pending:
+    """save() in two parts (README: Asynchronous saves): returns once the caller may modify `state` again (the
+    format's stall), with a Pending whose wait() returns once the whole checkpoint is durable, as save() leaves it:
+    the format's files, then (only if they succeeded) the alias map and skeleton, then with fsync the directories.
+    A failure in the background is raised by wait() as one CheckpointError line, and leaves nothing load() accepts.
+    `staging` (bench.async_save.Staging) carries the method's host buffers from one save to the next; None: fresh
+    ones, let go when the save ends. One process only."""
+    tensors, skeleton = nested.flatten(state)
+    stored, aliases = split(tensors)
+    own = staging is None
+    staging = Staging() if own else staging
+    try:
+        pending = method.format.save_async(stored, root, durability=durability, staging=staging)
+    except BaseException:
+        if own:
+            staging.close()
+        raise
+    if pending is None:
+        raise ValueError(f"{method.id}: its format ({method.format.name}) has no asynchronous save")
+
+    def rest():
+        try:
+            try:
+                pending.wait()
+            finally:
+                if own:
+                    staging.close()
+            _finish(root, aliases, skeleton, durability, None)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:  # DCP's CheckpointException is a BaseException
+            raise CheckpointError(f"{method.id}: the asynchronous save to {root} failed in the background "
+                                  f"({method.format.error_line(e)})") from e
+
+    return background(rest)  # after the format's own background part: one writer thread, first in first out
+
+
+def _finish(root: Path, aliases: dict, skeleton, durability: str, world) -> None:
+    """What the suite writes beside the format's files (rank 0's part at N ranks), then with fsync the directories."""
+    if aliases:
+        _write(root / ALIASES, encode(aliases), durability)
+    if skeleton is not None:
+        _write(root / nested.SKELETON, nested.encode(skeleton), durability)
+    if world is not None:
+        _write(root / RANKS, json.dumps({"world_size": world.size}).encode(), durability)
     if durability == "fsync":
         fsync_dirs(root)
 

@@ -14,6 +14,7 @@ from runschema import SWEEP_AXES
 def pytest_configure(config):
     config.addinivalue_line("markers", "sweep: the parameter sweep, run only with --ckpt-sweep")
     config.addinivalue_line("markers", "ranks: needs several ranks (torchrun --nproc-per-node 2 or more)")
+    config.addinivalue_line("markers", "async_save: asynchronous saves, run only with --ckpt-async")
 
 
 def pytest_generate_tests(metafunc):
@@ -39,9 +40,11 @@ def _argnames(names) -> list[str]:
 
 
 def pytest_collection_modifyitems(config, items):
-    """The sweep runs only with --ckpt-sweep, the resharded loads only at several ranks."""
+    """The sweep runs only with --ckpt-sweep, the asynchronous saves with --ckpt-async, the resharded loads only at
+    several ranks."""
     world = config.ckpt_world
     off = [] if config.getoption("--ckpt-sweep") else ["sweep"]
+    off += [] if config.getoption("--ckpt-async") else ["async_save"]
     off += [] if world is not None and world.size > 1 else ["ranks"]
     deselected = [item for item in items if any(item.get_closest_marker(m) for m in off)]
     if deselected:

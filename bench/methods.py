@@ -48,6 +48,8 @@ REGISTRY: dict[str, Method] = {
         Method("pytorch-mmap", "PyTorch mmap", TorchFile(mmap=True)),
         Method("dcp", "torch DCP", Dcp(threads=DCP_THREADS)),
         Method("dcp-files", "torch DCP, a file per item", Dcp(threads=DCP_THREADS, single_file_per_rank=False)),
+        # `dcp` with async_save's process executor: its synchronous save and load are dcp's (README: Asynchronous saves)
+        Method("dcp-process", "torch DCP, async in a process", Dcp(threads=DCP_THREADS, async_executor="process")),
         Method("zarr3-sharded", "zarr3 sharded", TensorStore(
             chunks=_1MIB, driver="zarr3", in_flight=None, io_concurrency=T5X_IO_CONCURRENCY,
         )),

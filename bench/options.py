@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from bench import disk
+from bench import disk, ranks
 from bench import methods as registry
 from bench.checkpoint import DURABILITY
 from bench.models import DTYPES, KINDS, PRESETS, find_weights
@@ -26,6 +26,7 @@ def add_options(parser) -> None:
     group.addoption("--ckpt-dir", default=None, help="directory on the disk under test; the suite works in a fresh subdirectory of it (default: the system temporary directory)")
     group.addoption("--ckpt-durability", default="fsync", help="fsync (saves end on stable storage) or none (page-cache speed)")
     group.addoption("--ckpt-sweep", action="store_true", help="also run the TensorStore parameter sweep (bench/test_sweep.py): chunk target x concurrency x codec")
+    group.addoption("--ckpt-async", action="store_true", help="also measure asynchronous saves (bench/test_async.py): per method the stall (until the tensors may change again) and the time until durable")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Options:
     methods: tuple
     ckpt_dir: Path
     durability: str
+    async_save: bool = False  # --ckpt-async
 
     @classmethod
     def from_config(cls, config) -> "Options":
@@ -54,6 +56,10 @@ class Options:
         durability = get("--ckpt-durability")
         if durability not in DURABILITY:
             raise ValueError(f"--ckpt-durability {durability!r}: choose from {', '.join(DURABILITY)}")
+        async_save = bool(get("--ckpt-async"))
+        if async_save and ranks.launched():
+            raise ValueError("--ckpt-async: asynchronous saves are measured in one process only; run pytest without "
+                             "torchrun, or leave --ckpt-async out")
         return cls(
             model=model,
             state=state,
@@ -62,6 +68,7 @@ class Options:
             methods=tuple(registry.select(get("--ckpt-methods"))),
             ckpt_dir=_ckpt_dir(get("--ckpt-dir")),
             durability=durability,
+            async_save=async_save,
         )
 
 

@@ -12,11 +12,14 @@ from plotting.tables import (
     EFFICIENCY_NOTE, FLAG, NA, NO_BASELINE, NO_CEILING, NO_PEAKS, NO_SIZES, baseline_label, ceiling_line,
     fmt_efficiency, fmt_pct, headline, ms_format,
 )
-from runschema import BASELINE, GROUPS, LOAD_COLD, LOAD_WARM, SAVE
+from runschema import ASYNC_DURABLE, ASYNC_GROUPS, ASYNC_STALL, BASELINE, GROUPS, LOAD_COLD, LOAD_WARM, SAVE
 
 LINEAR, LOG = "linear", "log"
-COLORS = {SAVE: "#4C72B0", LOAD_COLD: "#DD8452", LOAD_WARM: "#F3BE94", "size": "#55A868"}
-SERIES_NAMES = {SAVE: "save", LOAD_COLD: "load (cold)", LOAD_WARM: "load (warm)"}
+COLORS = {SAVE: "#4C72B0", LOAD_COLD: "#DD8452", LOAD_WARM: "#F3BE94", "size": "#55A868",
+          ASYNC_STALL: "#C44E52", ASYNC_DURABLE: "#8172B3"}
+SERIES_NAMES = {SAVE: "save", LOAD_COLD: "load (cold)", LOAD_WARM: "load (warm)",
+                ASYNC_STALL: "async stall", ASYNC_DURABLE: "async durable"}
+ASYNC_TITLE = "Asynchronous saves"
 MANTISSAS = (1, 2, 5)
 MAX_TICKS = 7  # more 1-2-5 ticks than this crowd a panel: label the decades only
 SHORTEST_BAR = 1.5  # a log axis starts at least this factor below the smallest value, so that no bar is a sliver
@@ -69,6 +72,7 @@ def performance_panels(run: Run) -> list[Panel]:
         time_panel(run, "Save time", "median time per save", (SAVE,)),
         time_panel(run, "Load time", "median time per load", (LOAD_COLD, LOAD_WARM)),
         size_panel(run), improvement_panel(run), efficiency_panel(run), *memory_panels(run),
+        *filter(None, [async_panel(run)]),
     ]
 
 
@@ -96,9 +100,23 @@ def time_panel(run: Run, title: str, measure: str, groups: tuple[str, ...]) -> P
     return Panel(title, f"{measure} (log scale)", method_labels(run), series, time_label, LOG, ticks, ticks[0])
 
 
-def _time_series(run: Run, group: str) -> PanelSeries:
+def async_panel(run: Run) -> Panel | None:
+    """--ckpt-async: per method that has them, the synchronous save, the stall and the time until durable; None for
+    a run without asynchronous saves."""
+    methods = tuple(m for m in run.methods if any(run.get(g, m) for g in ASYNC_GROUPS))
+    if not methods:
+        return None
+    series = tuple(_time_series(run, g, methods) for g in (SAVE, ASYNC_STALL, ASYNC_DURABLE))
+    ends = [x for s in series for x in (*s.values, *(x for pair in s.spreads if pair for x in pair)) if x is not None]
+    ticks = log_ticks(min(ends) / SHORTEST_BAR, max(ends))
+    labels = tuple(run.label(m) for m in methods)
+    return Panel(ASYNC_TITLE, "median time (log scale); stall: until the tensors may change again; durable: until "
+                 "on stable storage", labels, series, time_label, LOG, ticks, ticks[0])
+
+
+def _time_series(run: Run, group: str, methods: tuple[str, ...] | None = None) -> PanelSeries:
     ms, name = ms_format(run), SERIES_NAMES[group]
-    stats = [run.get(group, m) for m in run.methods]
+    stats = [run.get(group, m) for m in (run.methods if methods is None else methods)]
     return PanelSeries(
         name,
         COLORS[group],

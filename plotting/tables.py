@@ -7,6 +7,7 @@ from plotting import analysis
 from plotting.context import context_lines
 from plotting.runs import Run, Stat
 from runschema import NAMED, BASELINE, CEILING_OPS, GROUPS, LOAD_COLD, LOAD_WARM, SAVE, improvement
+from runschema import ASYNC_DURABLE, ASYNC_STALL
 
 NA = "n/a"
 GROUP_NAMES = {SAVE: "save", LOAD_COLD: "load", LOAD_WARM: "load-warm"}  # the seed calls load-cold "load"
@@ -227,10 +228,39 @@ def spread_table(run: Run) -> Table:
     return Table("Spread of the Rounds (IQR / median)", ("method", *GROUP_NAMES.values()), rows, SPREAD_LEGEND)
 
 
+ASYNC_NOTE = (
+    "save: the synchronous save of the same run; stall: from the call until the caller may modify its tensors again "
+    "(the snapshot to host memory, or the arrays opened and copied); durable: from the call until the checkpoint is on "
+    "stable storage; times: medians of the rounds"
+)
+
+
+def async_table(run: Run) -> Table | None:
+    """Per method with asynchronous saves (--ckpt-async): the synchronous save, the stall, the time until durable, and
+    what the stall and the durable save cost relative to the synchronous save. None for a run without them."""
+    methods = [m for m in run.methods if run.get(ASYNC_STALL, m) or run.get(ASYNC_DURABLE, m)]
+    if not methods:
+        return None
+    ms = ms_format(run)
+
+    def ratio(group: str, method: str) -> str:
+        value, save = analysis.median(run, group, method), analysis.median(run, SAVE, method)
+        return NA if value is None or save is None else f"{value / save * 100:.1f}%"
+
+    rows = tuple(
+        (m, *(ms(analysis.median(run, g, m)) for g in (SAVE, ASYNC_STALL, ASYNC_DURABLE)),
+         ratio(ASYNC_STALL, m), ratio(ASYNC_DURABLE, m))
+        for m in methods
+    )
+    header = ("method", "save (ms)", "stall (ms)", "durable (ms)", "stall / save", "durable / save")
+    return Table("Asynchronous saves", header, rows, ASYNC_NOTE)
+
+
 def tables(run: Run) -> list[Table]:
     return [
         comparison_table(run), improvement_table(run), ranking_table(run, SAVE), ranking_table(run, LOAD_COLD),
         efficiency_table(run), memory_table(run), cpu_table(run), spread_table(run),
+        *filter(None, [async_table(run)]),
     ]
 
 

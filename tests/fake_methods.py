@@ -65,3 +65,19 @@ REGISTRY["rank-fails"] = Method("rank-fails", "Fails on rank 1 mid-save", RankFa
 REGISTRY["rank-dies"] = Method("rank-dies", "Rank 1 is killed mid-save", RankDies())
 REGISTRY["corrupting"] = Method("corrupting", "Corrupts on load", Corrupting())
 REGISTRY["hog"] = Method("hog", "Touches 200 MiB while saving", Hog())
+
+
+@dataclass(frozen=True)
+class AsyncFails(TorchFile):
+    """A torch file whose asynchronous save fails in its background part: half the file is written, then the disk is
+    full (ENOSPC). Its stall (the snapshot) succeeds."""
+
+    name: ClassVar[str] = "async-fails"
+
+    def serialise(self, host, path):
+        with open(path, "wb") as f:
+            f.write(b"\0" * 4096)
+        raise OSError(28, "No space left on device (test)")
+
+
+REGISTRY["async-fails"] = Method("async-fails", "Async save fails in the background", AsyncFails())

@@ -44,6 +44,18 @@ class Format(ABC):
     def load(self, root: Path, *, device: torch.device) -> dict[str, torch.Tensor]:
         """Every tensor of the checkpoint at `root`, on `device`."""
 
+    def save_async(self, tensors: dict[str, torch.Tensor], root: Path, *, durability: str, staging):
+        """Start writing `tensors` into the empty directory `root` and return once the caller may modify them again
+        (the stall), with a bench.async_save.Pending whose wait() returns once the files are written (with durability
+        "fsync": synced; the caller syncs the directories) or raises the background's error. A failed background
+        write must leave nothing that load() accepts. `staging` (bench.async_save.Staging) holds this method's host
+        buffers from one save to the next. None: this format has no asynchronous save."""
+        return None
+
+    @property
+    def saves_async(self) -> bool:
+        return type(self).save_async is not Format.save_async
+
     def error_line(self, exc: BaseException) -> str:
         """This library's exception as one line that says what is wrong with the checkpoint."""
         return one_line(exc)

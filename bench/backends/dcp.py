@@ -8,18 +8,25 @@ from pathlib import Path
 from typing import ClassVar
 
 import torch
+import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
+from torch.distributed.checkpoint.staging import DefaultStager, StagingOptions
+from torch.distributed.checkpoint.state_dict_saver import AsyncCheckpointerType, AsyncSaveResponse
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.tensor import DTensor, Replicate, Shard
 
+from bench.async_save import Pending
 from bench.backends.base import Format, one_line, to_host
 from bench.sharding import Piece
+
+EXECUTORS = {"thread": AsyncCheckpointerType.THREAD, "process": AsyncCheckpointerType.PROCESS}
 
 
 @dataclass(frozen=True)
 class Dcp(Format):
     threads: int  # FileSystemWriter's thread_count
     single_file_per_rank: bool = True  # FileSystemWriter's: one .distcp file per rank (and thread), or one per item
+    async_executor: str = "thread"  # async_save's upload: a thread of this process, or DCP's own daemon process
 
     name: ClassVar[str] = "dcp"
 
@@ -29,6 +36,27 @@ class Dcp(Format):
 
     def save(self, tensors: dict[str, torch.Tensor], root: Path, *, durability: str) -> None:
         dcp.save(to_host(tensors), storage_writer=self._writer(root, durability))
+
+    def save_async(self, tensors: dict[str, torch.Tensor], root: Path, *, durability: str, staging):
+        """dcp.async_save with a DefaultStager kept in `staging`: its cached storages are allocated by the first save
+        and copied into by the later ones (pinned on CUDA; in shared memory for the process executor, which hands them
+        to its daemon without a copy). The stall ends when staging completes; planning, serialising and the writes
+        (+ fsync, sync_files) run in the upload thread or process. The default process group is used when there is
+        one (bench.async_save.process_group); the process executor needs one. DCP writes .metadata last, so a failed
+        upload leaves a directory that load() refuses."""
+        if self.async_executor == "process" and not dist.is_initialized():
+            raise RuntimeError("DCP's process executor needs a process group (bench.async_save.process_group)")
+        cuda = any(t.is_cuda for t in tensors.values())
+        options = StagingOptions(use_pinned_memory=cuda, use_shared_memory=self.async_executor == "process",
+                                 use_async_staging=cuda, use_non_blocking_copy=cuda)
+        stager = staging.keep(("dcp", str(options)), lambda: DefaultStager(options))
+        staging.settle()  # the stager's cached storages are still being written from by the previous save
+        response = dcp.async_save(tensors, storage_writer=self._writer(root, durability), async_stager=stager,
+                                  async_checkpointer_type=EXECUTORS[self.async_executor])
+        if isinstance(response, AsyncSaveResponse):  # staging ran in the stager's own thread: wait for it
+            response.staging_completion.result()
+            response = response.upload_completion
+        return staging.hold(Pending(response))
 
     def save_rank(self, pieces, root: Path, *, durability: str, world) -> None:
         """Every rank saves the DTensor state dict; DCP writes each replicated tensor once."""

@@ -8,6 +8,7 @@ from typing import ClassVar
 import safetensors.torch
 import torch
 
+from bench.async_save import background, write_atomically
 from bench.backends.base import Format, materialise, to_host
 from bench.disk import fsync_path
 
@@ -24,6 +25,14 @@ class Safetensors(Format):
         safetensors.torch.save_file(host, root / FILENAME)
         if durability == "fsync":
             fsync_path(root / FILENAME)
+
+    def save_async(self, tensors: dict[str, torch.Tensor], root: Path, *, durability: str, staging):
+        """As TorchFile's: a snapshot into `staging`'s (contiguous) host buffers, then save_file, fsync and the rename
+        into place on the background writer (a failure leaves no model.safetensors)."""
+        host = staging.snapshot(tensors)
+        path = root / FILENAME
+        return staging.hold(background(lambda: write_atomically(
+            path, lambda temp: safetensors.torch.save_file(host, temp), durability)))
 
     def load(self, root: Path, *, device: torch.device) -> dict[str, torch.Tensor]:
         return materialise(safetensors.torch.load_file(root / FILENAME, device="cpu"), device)

@@ -10,6 +10,7 @@ import numpy as np
 import tensorstore as ts
 import torch
 
+from bench.async_save import background
 from bench.backends.base import Format, to_host
 from bench.chunks import FixedChunks, TargetChunks
 
@@ -164,6 +165,28 @@ class TensorStore(Format):
                 writes = [track(o.result().write(a)) for o, (_, a) in zip(opens, batch)]
                 for w in writes:
                     w.result()
+
+    def save_async(self, tensors: dict[str, torch.Tensor], root: Path, *, durability: str, staging):
+        """TensorStore's own asynchronous writes: the stall opens (creates) every array and issues every write at once
+        (`in_flight` limits synchronous saves only: waiting for a window's commits would put the writes back into
+        the stall), and lasts until every write's `copy` future is ready: TensorStore has copied the source into its
+        own buffers, so the caller may modify it. The background waits for every `commit` (with file_io_sync the
+        files are synced). A failed commit leaves a chunk missing, which load() refuses (fill_missing_data_reads is
+        false)."""
+        ctx = self.context(durability)
+        arrays = [(name, to_numpy(t)) for name, t in to_host(tensors).items()]
+        with _InFlight() as track:  # an error in the stall returns once TensorStore's threads are done
+            opens = [track(ts.open(self.write_spec(root, name, a.shape, a.dtype), context=ctx)) for name, a in arrays]
+            writes = [track(o.result().write(a)) for o, (_, a) in zip(opens, arrays)]
+            for w in writes:
+                w.copy.result()
+
+        def committed(_alive=(ctx, opens)) -> None:  # the context and arrays stay alive until the commits end
+            errors = [e for w in writes if (e := w.commit.exception()) is not None]  # every write ends before this does
+            if errors:
+                raise errors[0]
+
+        return background(committed)
 
     def load(self, root: Path, *, device: torch.device) -> dict[str, torch.Tensor]:
         ctx = self.context("none")

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import torch
 
+from bench.async_save import background, write_atomically
 from bench.backends.base import Format, materialise, one_line, to_host
 from bench.disk import fsync_path
 
@@ -31,6 +32,18 @@ class TorchFile(Format):
         torch.save(to_host(tensors), root / FILENAME)
         if durability == "fsync":
             fsync_path(root / FILENAME)
+
+    def save_async(self, tensors: dict[str, torch.Tensor], root: Path, *, durability: str, staging):
+        """CheckFreq's snapshot-then-persist: the stall is the copy into `staging`'s host buffers; torch.save, fsync
+        and the rename into place run on the background writer (a failure leaves no model.pth)."""
+        host = staging.snapshot(tensors)
+        path = root / FILENAME
+        return staging.hold(background(lambda: write_atomically(path, lambda temp: self.serialise(host, temp),
+                                                                durability)))
+
+    def serialise(self, host: dict[str, torch.Tensor], path: Path) -> None:
+        """The asynchronous save's write, in the background."""
+        torch.save(host, path)
 
     def load(self, root: Path, *, device: torch.device) -> dict[str, torch.Tensor]:
         if self.mmap:
