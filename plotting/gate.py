@@ -100,7 +100,7 @@ def _check_pair(base: Run, cur: Run) -> None:
 
 def normalisation(runs: Sequence[Run], requested: str = AUTO) -> str:
     """The reference to divide by: as requested, or (auto) of those every run has, the steadiest across the runs."""
-    groups = {g for g, _ in runs[0].stats}
+    groups = {g for g, _ in runs[0].stats if g in CEILING_OPS}  # the gated groups: those with a reference
     lacking = {how: [r.source for r in runs if not _has(r, how, groups)] for how in (CEILING, REFERENCE)}
     if requested == AUTO:
         found = [how for how in (CEILING, REFERENCE) if not lacking[how]]
@@ -146,7 +146,7 @@ def _pick(choose, runs: Sequence[Run], group: str, method: str, how: str) -> tup
 
 def check_power(bases: Sequence[Run], curs: Sequence[Run], alpha: float) -> None:
     """With too few rounds no p-value can reach alpha, and a gate that cannot fail is no gate."""
-    for key in bases[0].stats:
+    for key in (k for k in bases[0].stats if k[0] in CEILING_OPS):  # --ckpt-async's groups are reported, not gated
         n, m = (min(len(run.stats[key].data) for run in side) for side in (bases, curs))
         if 1 / comb(n + m, n) > alpha:
             needed = next(k for k in range(1, 100) if 1 / comb(2 * k, k) <= alpha)

@@ -51,8 +51,8 @@ class Dcp(Format):
                                  use_async_staging=cuda, use_non_blocking_copy=cuda)
         stager = staging.keep(("dcp", str(options)), lambda: DefaultStager(options))
         staging.settle()  # the stager's cached storages are still being written from by the previous save
-        response = dcp.async_save(tensors, storage_writer=self._writer(root, durability), async_stager=stager,
-                                  async_checkpointer_type=EXECUTORS[self.async_executor])
+        response = dcp.async_save(_by_prefix(tensors), storage_writer=self._writer(root, durability),
+                                  async_stager=stager, async_checkpointer_type=EXECUTORS[self.async_executor])
         if isinstance(response, AsyncSaveResponse):  # staging ran in the stager's own thread: wait for it
             response.staging_completion.result()
             response = response.upload_completion
@@ -93,6 +93,24 @@ class Dcp(Format):
         if isinstance(exc, dcp.CheckpointException):  # its message is its workers' traceback: the cause is last
             return one_line(exc, str(exc).strip().splitlines()[-1])
         return super().error_line(exc)
+
+
+def _by_prefix(tensors: dict[str, torch.Tensor]) -> dict:
+    """The same items under fewer top-level keys: {"model": {"embed_tokens.weight": t}} for "model.embed_tokens.weight".
+    DCP names a nested item by its keys joined with dots, so the checkpoint is the same, but async_save wraps each
+    top-level key in a logging call in the caller's thread (about 0.1 ms each: 8 ms of a 75-tensor model's stall, 40 ms
+    of its Adam state's). Flat when a name is also the prefix of another."""
+    heads = {name.partition(".")[0] for name in tensors if "." in name}
+    if heads & set(tensors):
+        return tensors
+    grouped: dict = {}
+    for name, t in tensors.items():
+        head, dot, rest = name.partition(".")
+        if dot:
+            grouped.setdefault(head, {})[rest] = t
+        else:
+            grouped[name] = t
+    return grouped
 
 
 @functools.cache

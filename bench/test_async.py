@@ -1,0 +1,112 @@
+"""Asynchronous saves, only with --ckpt-async (README: Asynchronous saves): for every selected method, the stall that
+training pays (group async-stall: from the call until the tensors may change again) and the time until the
+checkpoint is durable (group async-durable: from the call until it is on stable storage, directories synced with
+--ckpt-durability fsync). Both run as every benchmark does (bench/timing.py measure: one untimed round, in which the
+peak memory of what the timer covers is measured, then the timed rounds).
+
+No torn snapshots: after every async-stall round, before anything else, the source tensors are overwritten (every
+bit flipped: training's next step), the save is awaited, the tensors are put back, and the checkpoint is loaded and
+compared bit for bit with them. A method whose checkpoint saw any byte change after its stall fails its test."""
+from __future__ import annotations
+
+import pytest
+
+from bench import checkpoint, disk
+from bench.async_save import Overwrite, Staging, process_group
+from bench.record import method_identity, record, require_round_trip
+from bench.timing import measure
+from runschema import ASYNC_DURABLE, ASYNC_STALL
+
+pytestmark = pytest.mark.async_save
+
+
+@pytest.fixture(scope="module")
+def async_group():
+    """DCP's async_save wants a process group with a CPU backend: a one-rank gloo group, made here outside every
+    timer and destroyed once these benchmarks are done, so that the rest of the run is as without --ckpt-async."""
+    with process_group() as group:
+        yield group
+
+
+@pytest.mark.benchmark(group=ASYNC_STALL)
+def test_async_stall(benchmark, method, slot, state, options, model_info, rounds, async_group):
+    timed_async(benchmark, method, slot, state, options, model_info, rounds, stall=True)
+
+
+@pytest.mark.benchmark(group=ASYNC_DURABLE)
+def test_async_durable(benchmark, method, slot, state, options, model_info, rounds, async_group):
+    timed_async(benchmark, method, slot, state, options, model_info, rounds, stall=False)
+
+
+def timed_async(benchmark, method, slot, state, options, model_info, rounds, stall: bool) -> None:
+    if not method.format.saves_async:
+        pytest.skip(f"{method.id}: its format ({method.format.name}) has no asynchronous save")
+    saves = AsyncRounds(benchmark, method, slot, state, options, stall)
+    try:
+        measured = measure(benchmark, saves.stall if stall else saves.durable, saves.setup, rounds, options.device)
+        saves.settle()  # the last round's
+        if not stall:
+            saves.verify()
+    except BaseException:
+        saves.close()
+        slot.discard()  # a failed save's partial checkpoint must not be loaded as if it were whole
+        raise
+    saves.close()
+    record(benchmark, method_identity(method), model_info, disk.usage(slot.root), measured)
+
+
+class AsyncRounds:
+    """The rounds of one async benchmark: the method's staging buffers (allocated in the untimed round, reused by the
+    timed ones), and the save still in the background when a round's timer stops."""
+
+    def __init__(self, benchmark, method, slot, state, options, stall: bool):
+        self._benchmark, self._method, self._slot, self._state = benchmark, method, slot, state
+        self._durability, self._device = options.durability, options.device
+        self._staging = Staging()
+        self._overwrite = Overwrite(state) if stall else None
+        self._pending = None
+
+    def setup(self) -> tuple:
+        """Untimed: the previous round's save settled and checked, a fresh empty directory."""
+        self.settle()
+        return self._method, self._state, self._slot.replace(), self._durability, self._staging
+
+    def stall(self, *args):
+        """Timed (async-stall): until save_async returns."""
+        self._pending = checkpoint.save_async(*args)
+        return self._pending
+
+    def durable(self, *args):
+        """Timed (async-durable): until the checkpoint is on stable storage."""
+        self.stall(*args).wait()
+
+    def settle(self) -> None:
+        """The last round's save, right after its timer stopped: in async-stall the tensors are overwritten first
+        (nothing but pytest-benchmark's bookkeeping ran since the stall ended), then the save is awaited (its
+        background error raised), the tensors put back and the checkpoint compared with them bit for bit."""
+        if self._pending is None:
+            return
+        pending, self._pending = self._pending, None
+        if self._overwrite is not None:
+            self._overwrite.apply()
+        try:
+            pending.wait()
+        finally:
+            if self._overwrite is not None:
+                self._overwrite.undo()
+        if self._overwrite is not None:
+            self.verify()
+
+    def verify(self) -> None:
+        loaded = checkpoint.load(self._method, self._slot.root, self._device)
+        require_round_trip(self._benchmark, self._method, self._state, loaded)
+
+    def close(self) -> None:
+        """Whatever happened: no save still writes, the tensors are as they were, the buffers go."""
+        if self._pending is not None:
+            self._pending.settle()
+            self._pending = None
+        if self._overwrite is not None:
+            self._overwrite.undo()
+        self._staging.close()
+
