@@ -29,7 +29,7 @@ def cut(data: np.ndarray, n: int) -> list[np.ndarray]:
 
 def share(data: np.ndarray, world) -> np.ndarray:
     """This rank's contiguous share of the bytes (all of them in one process)."""
-    return data if world is None else cut(data, world.size)[world.rank]
+    return data if world is None else cut(data, world.size)[world.rank].copy()  # the whole image can go
 
 
 def shares(total: int, world_size: int) -> dict[str, int]:

@@ -1,11 +1,14 @@
 """Fixtures shared by the benchmarks: the method parameter, rounds, and each method's checkpoint slot."""
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from bench import checkpoint, sweep
+from bench.operations import ranked, stop_on_rank_error
 from bench.plugin import find_method
-from bench.ranks import solo
+from bench.ranks import RankError, solo
 from bench.record import require_round_trip
 from bench.workspace import Slot
 from runschema import SWEEP_AXES
@@ -94,18 +97,20 @@ def _verified(benchmark, method, slot, state, options, world, writer=None):
     """`writer`: the World that writes it (default: `world`); every rank of `world` waits for it."""
     writer = world if writer is None else writer
     writes = world is None or writer.size == world.size or world.main
-    if slot.root is None:
-        root = slot.replace()
-        if world is not None:
-            world.barrier()
-        if writes:
-            checkpoint.save(method, state, root, options.durability, writer)
-        if world is not None:
-            world.barrier()
-    if not slot.verified:
-        loaded = checkpoint.load(method, slot.root, options.device, writer,
-                                 checkpoint.targets(state, writer) if writer else None) if writes else None
-        expected = (state if writer is None else checkpoint.local_state(state, writer)) if writes else None
-        require_round_trip(benchmark, method, expected, loaded, world)
-        slot.verified = True
+    try:
+        if slot.root is None:
+            root = slot.replace()
+            if world is not None:
+                world.barrier()
+            save = partial(checkpoint.save, method, state, root, options.durability, writer)
+            ranked(world, save if writes else lambda: None)()  # at N ranks: every rank learns of a failure
+        if not slot.verified:
+            pieces = checkpoint.targets(state, writer) if writer else None
+            load = partial(checkpoint.load, method, slot.root, options.device, writer, pieces)
+            loaded = ranked(world, load if writes else lambda: None)()
+            expected = (state if writer is None else checkpoint.local_state(state, writer)) if writes else None
+            require_round_trip(benchmark, method, expected, loaded, world)
+            slot.verified = True
+    except RankError as e:
+        stop_on_rank_error(e)
     return slot.root

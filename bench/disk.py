@@ -123,12 +123,14 @@ def checkpoint_bound(method, tensors: dict, block: int) -> int:
     return total
 
 
-def space_needed(methods, tensors: dict, block: int) -> tuple[int, str]:
+def space_needed(methods, tensors: dict, block: int, copies: int = 1) -> tuple[int, str]:
     """Free bytes a run needs, and what takes the most. One checkpoint is on disk at a time: a save round discards
     the previous round's before it writes (Slot.replace), each method's slot goes before the next method starts, and
-    the ceiling file's slot goes at the end of its module."""
+    the ceiling file's slot goes at the end of its module. `copies`: a method's checkpoints on disk at once (2 at
+    several ranks: the ranks' own and the one rank 0 wrote alone, for the resharded loads)."""
     sizes = {"the ceiling file": _round_up(unique_bytes(tensors), block) + block}
-    sizes.update((f"{m.id}'s checkpoint", checkpoint_bound(m, tensors, block)) for m in methods)
+    sizes.update((f"{m.id}'s checkpoint" + (f" x{copies}" if copies > 1 else ""),
+                  copies * checkpoint_bound(m, tensors, block)) for m in methods)
     largest = max(sizes, key=sizes.get)
     return sizes[largest] + SPACE_SLACK, largest
 

@@ -24,7 +24,7 @@ def timed_save(request, benchmark, method, slot, state, options, model_info, rou
         measured = measure(benchmark, ranked(world, checkpoint.save), setup, rounds, options.device)
     except BaseException as e:
         slot.discard()  # a failed save's partial checkpoint must not be loaded as if it were whole
-        _stop_on_rank_error(e)
+        stop_on_rank_error(e)
         raise
     record(benchmark, method_identity(method), model_info, disk.usage(slot.root), measured, world,
            ranks(state, world, saving=True))
@@ -53,7 +53,7 @@ def timed_load(benchmark, method, saved, state, options, model_info, rounds, col
         expected = state if loader is None else checkpoint.local_state(state, loader) if loading else None
         require_round_trip(benchmark, method, expected, measured.result, world)
     except RankError as e:
-        _stop_on_rank_error(e)
+        stop_on_rank_error(e)
         raise
     extra = {"saved_world_size": checkpoint.saved_world_size(saved)} if world is not None else {}
     record(benchmark, method_identity(method), model_info, disk.usage(saved), measured, world,
@@ -76,7 +76,9 @@ def ranked(world, operation):
         line = None
         try:
             result = operation(*args)
-        except Exception as e:  # any error of any rank stops every rank's round, with that error's line
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:  # any error of any rank stops every rank's round (DCP's is a BaseException)
             result, line = None, one_line(e)
         world.agree(line)
         return result
@@ -84,7 +86,7 @@ def ranked(world, operation):
     return target
 
 
-def _stop_on_rank_error(error: BaseException) -> None:
+def stop_on_rank_error(error: BaseException) -> None:
     """A round that failed on a rank ends the run on every rank alike, or they would wait for each other."""
     if isinstance(error, RankError):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # torchrun's SIGTERM must not cut this rank's clean-up short

@@ -146,7 +146,9 @@ def _check_dtypes(methods: list[Method], tensors: dict[str, torch.Tensor]) -> No
 
 def _check_space(config, methods: list[Method]) -> None:
     options = config.ckpt_options
-    needed, largest = disk.space_needed(methods, _flat(config), disk.block_bytes(options.ckpt_dir))
+    world = config.ckpt_world
+    copies = 2 if world is not None and world.size > 1 else 1
+    needed, largest = disk.space_needed(methods, _flat(config), disk.block_bytes(options.ckpt_dir), copies)
     free = disk.free_bytes(options.ckpt_dir)
     if free < needed:
         raise pytest.UsageError(

@@ -56,8 +56,9 @@ def layout(tensors: dict[str, torch.Tensor], world_size: int, rank: int) -> dict
 
 
 def overlapping(p: Piece, saved_world_size: int) -> list[tuple[int, Piece]]:
-    """The ranks of a checkpoint written by `saved_world_size` ranks that hold rows of `p`, each with its piece."""
-    if p.replicated or not sharded(p.shape, saved_world_size):
+    """The ranks of a checkpoint written by `saved_world_size` ranks that hold rows of `p` (all its rows when it is
+    replicated), each with its piece; a tensor replicated in the checkpoint comes from rank 0."""
+    if not sharded(p.shape, saved_world_size):
         return [(0, piece(p.shape, p.dtype, saved_world_size, 0))]
     found = []
     for rank in range(saved_world_size):
@@ -69,7 +70,7 @@ def overlapping(p: Piece, saved_world_size: int) -> list[tuple[int, Piece]]:
 
 def assemble(p: Piece, parts: list[tuple[Piece, torch.Tensor]], device) -> torch.Tensor:
     """`p` put together from the saved pieces that overlap it (each given with its rows)."""
-    if p.replicated or len(parts) == 1 and parts[0][0].start == p.start and parts[0][0].stop == p.stop:
+    if len(parts) == 1 and (parts[0][0].start, parts[0][0].stop) == (p.start, p.stop):
         whole = parts[0][1]
         return whole if whole.device == torch.device(device) else whole.to(device)
     out = torch.empty(p.local_shape, dtype=p.dtype, device=device)

@@ -24,12 +24,19 @@ OWNER = ".ckpt-bench-owner"
 class Workspace:
     def __init__(self, parent: Path, world=None):
         self.main = world is None or world.main
-        root = None
+        made = None
         if self.main:
-            remove_abandoned(parent)
-            root = tempfile.mkdtemp(prefix=PREFIX, dir=parent)
-            (Path(root) / OWNER).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
-        self.root = Path(world.broadcast(root) if world is not None else root)
+            try:
+                remove_abandoned(parent)
+                root = tempfile.mkdtemp(prefix=PREFIX, dir=parent)
+                (Path(root) / OWNER).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
+                made = ("ok", root)
+            except OSError as e:
+                made = ("error", f"cannot make the workspace in {parent}: {e.strerror or e}")
+        status, value = world.broadcast(made) if world is not None else made  # every rank learns of a failure
+        if status == "error":
+            raise OSError(value)
+        self.root = Path(value)
         self._counter = itertools.count()
         atexit.register(self.remove)
 

@@ -30,9 +30,12 @@ def test_rows_are_torch_chunk_sizes_and_small_tensors_are_replicated():
     assert (p.start, p.stop, p.local_shape, p.replicated, p.writes(1)) == (4, 7, (3, 2), False, True)
 
 
-@pytest.mark.parametrize("saved, loading", [(2, 1), (1, 2), (3, 2), (2, 3), (4, 4)])
-def test_a_piece_is_assembled_from_the_saved_pieces_that_overlap_it(saved, loading):
-    full = torch.arange(11 * 3, dtype=torch.float32).reshape(11, 3)
+@pytest.mark.parametrize("rows, saved, loading", [
+    (11, 2, 1), (11, 1, 2), (11, 3, 2), (11, 2, 3), (11, 4, 4),
+    (3, 2, 4), (3, 4, 2), (1, 1, 2), (0, 2, 1),  # replicated on one side, sharded on the other; no rows at all
+])
+def test_a_piece_is_assembled_from_the_saved_pieces_that_overlap_it(rows, saved, loading):
+    full = torch.arange(rows * 3, dtype=torch.float32).reshape(rows, 3)
     files = {r: sharding.piece(full.shape, full.dtype, saved, r).of(full).clone() for r in range(saved)}
     for rank in range(loading):
         p = sharding.piece(full.shape, full.dtype, loading, rank)

@@ -76,20 +76,31 @@ class Format(ABC):
     # --- at N ranks (torchrun): by default each rank writes its own files with save(), MLPerf Storage's way ---
 
     def save_rank(self, pieces: dict[str, tuple[Piece, torch.Tensor]], root: Path, *, durability: str, world) -> None:
-        """Write this rank's pieces of the global tensors: here, those it writes (bench.sharding), into root/rank-R."""
-        mine = {name: t for name, (p, t) in pieces.items() if p.writes(world.rank)}
-        directory = rank_dir(root, world.rank)
-        directory.mkdir()
-        self.save(mine, directory, durability=durability)
+        """Write this rank's pieces of the global tensors: here, with save(), its rows into root/rank-R, and (rank 0)
+        the replicated tensors into root/replicated, so that no rank has to read another's file for them."""
+        rows = {name: t for name, (p, t) in pieces.items() if not p.replicated}
+        replicated = {name: t for name, (p, t) in pieces.items() if p.replicated}
+        for directory, tensors in ((rank_dir(root, world.rank), rows), (root / REPLICATED, replicated)):
+            if tensors and (directory.name != REPLICATED or world.main):
+                directory.mkdir()
+                self.save(tensors, directory, durability=durability)
 
     def load_rank(self, root: Path, pieces: dict[str, Piece], *, device: torch.device, world,
                   saved_world_size: int) -> dict[str, torch.Tensor]:
-        """This rank's `pieces` from a checkpoint written by `saved_world_size` ranks: here, read from the per-rank
-        files that hold rows of them (every one of them when the world sizes differ)."""
-        held = {name: overlapping(p, saved_world_size) for name, p in pieces.items()}
-        files = {r: self.load(rank_dir(root, r), device=device) for r in sorted({r for o in held.values() for r, _ in o})}
-        return {name: assemble(p, [(theirs, files[r][name]) for r, theirs in held[name]], device)
+        """This rank's `pieces` from a checkpoint written by `saved_world_size` ranks: here, read from the files that
+        hold rows of them (each rank's own when the world sizes are the same)."""
+        held = {name: [(_source(root, r, theirs), theirs) for r, theirs in overlapping(p, saved_world_size)]
                 for name, p in pieces.items()}
+        files = {d: self.load(d, device=device) for d in sorted({d for parts in held.values() for d, _ in parts})}
+        return {name: assemble(p, [(theirs, files[d][name]) for d, theirs in held[name]], device)
+                for name, p in pieces.items()}
+
+
+REPLICATED = "replicated"  # at N ranks: the per-rank formats' replicated tensors, written by rank 0
+
+
+def _source(root: Path, rank: int, saved: Piece) -> Path:
+    return root / REPLICATED if saved.replicated else rank_dir(root, rank)
 
 
 def rank_dir(root: Path, rank: int) -> Path:

@@ -12,6 +12,7 @@ import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
 from torch.distributed.checkpoint.staging import DefaultStager, StagingOptions
 from torch.distributed.checkpoint.state_dict_saver import AsyncCheckpointerType, AsyncSaveResponse
+from torch.distributed.checkpoint.default_planner import DefaultSavePlanner
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.tensor import DTensor, Replicate, Shard
 
@@ -66,7 +67,9 @@ class Dcp(Format):
             return
         mesh = _mesh("cpu", world.size)
         state = {n: _dtensor(t.cpu(), p, mesh) for n, (p, t) in pieces.items()}
-        dcp.save(state, storage_writer=self._writer(root, durability), process_group=world.group)
+        # rank 0 writes every replicated tensor (DCP's default spreads them over the ranks with the least to write)
+        dcp.save(state, storage_writer=self._writer(root, durability), process_group=world.group,
+                 planner=DefaultSavePlanner(dedup_save_to_lowest_rank=True))
 
     def load_rank(self, root: Path, pieces: dict[str, Piece], *, device: torch.device, world,
                   saved_world_size: int) -> dict[str, torch.Tensor]:

@@ -203,12 +203,17 @@ class TensorStore(Format):
         the rows a rank holds, so that no chunk is written by two ranks. OCDBT, as Orbax does it: each rank writes
         a database of its own, then rank 0 merges them into the checkpoint's database."""
         ctx = self.context(durability)
-        own = root / f"ocdbt.process_{world.rank}" if self.kvstore == "ocdbt" else root
-        self._write_pieces(pieces, own, ctx, world)
-        if self.kvstore == "ocdbt":
-            world.barrier()  # every rank's database is complete
-            if world.main:
-                self._merge(root, world.size, ctx)
+        if self.kvstore != "ocdbt":
+            self._write_pieces(pieces, root, ctx, world)
+            return
+        line = None
+        try:
+            self._write_pieces(pieces, root / f"ocdbt.process_{world.rank}", ctx, world)
+        except Exception as e:
+            line = self.error_line(e)
+        world.agree(line)  # the barrier before the merge, which every rank reaches even when its writes failed
+        if world.main:
+            self._merge(root, world.size, ctx)
 
     def _merge(self, root: Path, world_size: int, ctx: ts.Context) -> None:
         target = ts.KvStore.open(self.kvstore_spec(root, None), context=ctx).result()
