@@ -29,7 +29,7 @@ def save(method, state, root: Path, durability: str = "fsync", world=None) -> No
         method.format.save(stored, root, durability=durability)
     else:
         pieces = sharding.layout(stored, world.size, world.rank)
-        method.format.save_rank({n: (p, p.of(stored[n])) for n, p in pieces.items()}, root, durability=durability,
+        method.format.save_rank({n: (p, p.held(stored[n])) for n, p in pieces.items()}, root, durability=durability,
                                 world=world)
     if world is None or world.main:
         _finish(root, aliases, skeleton, durability, world)

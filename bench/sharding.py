@@ -42,6 +42,19 @@ class Piece:
         """This piece of the global `tensor` (a view)."""
         return tensor if self.replicated else tensor[self.start : self.stop]
 
+    def held(self, tensor: torch.Tensor) -> torch.Tensor:
+        """This piece as a rank holds it: in storage of its own, as FSDP2's local shards are (torch.save of a view
+        would write the whole tensor's storage). Made once per tensor and piece, by the first (untimed) round."""
+        if self.replicated or (self.start, self.stop) == (0, self.shape[0]):
+            return tensor
+        key = (id(tensor), self.start, self.stop)
+        if key not in _HELD:
+            _HELD[key] = self.of(tensor).clone()
+        return _HELD[key]
+
+
+_HELD: dict[tuple, torch.Tensor] = {}  # the session's state lives as long as the process: so do its pieces
+
 
 def piece(shape, dtype: torch.dtype, world_size: int, rank: int) -> Piece:
     shape = tuple(shape)

@@ -103,6 +103,7 @@ def test_two_ranks_round_trip_every_method_and_reshard(tmp_path):
         save, load = groups[("save", method, None)], groups[("load-cold", method, None)]
         assert (save["world_size"], load["world_size"], load["saved_world_size"]) == (2, 2, 2)
         assert sum(save["rank_bytes"].values()) == save["logical_bytes"]  # each byte written by one rank
+        assert save["apparent_bytes"] < 1.5 * save["logical_bytes"]  # a rank writes its piece, not the whole tensor
         assert (groups[("load-resharded", method, "to-1")]["world_size"],
                 groups[("load-resharded", method, "to-1")]["saved_world_size"]) == (1, 2)
         assert (groups[("load-resharded", method, "from-1")]["world_size"],
