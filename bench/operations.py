@@ -5,6 +5,7 @@ rank, the ranks' agreement that it succeeded (an all-reduce: the closing barrier
 rank's."""
 from __future__ import annotations
 
+import math
 import signal
 
 import pytest
@@ -101,12 +102,6 @@ def ranks(state, world, saving: bool) -> dict:
     per_rank = {}
     for rank in range(world.size):
         pieces = [sharding.piece(p.shape, p.dtype, world.size, rank) for p in stored.values()]
-        per_rank[str(rank)] = sum(_nbytes(q) for q in pieces if not saving or q.writes(rank))
+        per_rank[str(rank)] = sum(math.prod(q.local_shape) * q.dtype.itemsize for q in pieces
+                                  if not saving or q.writes(rank))
     return {"world_size": world.size, "nnodes": world.nnodes, "rank_bytes": per_rank}
-
-
-def _nbytes(p: sharding.Piece) -> int:
-    n = 1
-    for d in p.local_shape:
-        n *= d
-    return n * p.dtype.itemsize

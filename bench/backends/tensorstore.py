@@ -13,6 +13,7 @@ import torch
 from bench.async_save import background
 from bench.backends.base import Format, to_host
 from bench.chunks import FixedChunks, TargetChunks
+from bench.sharding import piece
 
 _BF16 = ts.bfloat16.numpy_dtype
 METADATA = {"zarr": ".zarray", "zarr3": "zarr.json"}
@@ -247,7 +248,7 @@ class TensorStore(Format):
 
 def _grid(p, world_size: int) -> tuple[int, ...]:
     """The rows a rank holds (the first rank's, the largest), or the whole tensor when it is replicated."""
-    return p.shape if p.replicated else (-(-p.shape[0] // world_size), *p.shape[1:])
+    return piece(p.shape, p.dtype, world_size, 0).local_shape
 
 
 def _region(array, p):
