@@ -6,7 +6,7 @@ from functools import partial
 import pytest
 
 from bench import checkpoint, sweep
-from bench.operations import ranked, stop_on_rank_error
+from bench.operations import expected_state, ranked, ready, stop_on_rank_error, takes_part
 from bench.plugin import find_method
 from bench.ranks import RankError, solo
 from bench.record import require_round_trip
@@ -96,19 +96,17 @@ def saved_by_one(benchmark, method, slot_by_one, state, options, world):
 def _verified(benchmark, method, slot, state, options, world, writer=None):
     """`writer`: the World that writes it (default: `world`); every rank of `world` waits for it."""
     writer = world if writer is None else writer
-    writes = world is None or writer.size == world.size or world.main
+    writes = takes_part(world, writer)
     try:
         if slot.root is None:
-            root = slot.replace()
-            if world is not None:
-                world.barrier()
+            root = ready(slot.replace(), world)
             save = partial(checkpoint.save, method, state, root, options.durability, writer)
             ranked(world, save if writes else lambda: None)()  # at N ranks: every rank learns of a failure
         if not slot.verified:
             pieces = checkpoint.targets(state, writer) if writer else None
             load = partial(checkpoint.load, method, slot.root, options.device, writer, pieces)
             loaded = ranked(world, load if writes else lambda: None)()
-            expected = (state if writer is None else checkpoint.local_state(state, writer)) if writes else None
+            expected = expected_state(state, writer) if writes else None
             require_round_trip(benchmark, method, expected, loaded, world)
             slot.verified = True
     except RankError as e:

@@ -19,7 +19,7 @@ from bench.timing import measure
 
 def timed_save(request, benchmark, method, slot, state, options, model_info, rounds, world=None) -> None:
     def setup():  # untimed: the previous round's checkpoint goes, a fresh empty directory comes
-        return method, state, _ready(slot.replace(), world), options.durability, world
+        return method, state, ready(slot.replace(), world), options.durability, world
 
     try:
         measured = measure(benchmark, ranked(world, checkpoint.save), setup, rounds, options.device)
@@ -38,20 +38,20 @@ def timed_load(benchmark, method, saved, state, options, model_info, rounds, col
     loader = world if loader is None else loader
     if not cold:
         disk.read_all(saved)  # once: every round reads it all again, so it stays cached
-    loading = world is None or loader.size == world.size or world.main  # a resharded load to 1 rank: rank 0 only
+    loading = takes_part(world, loader)
     pieces = checkpoint.targets(state, loader) if loader is not None else None
 
     def setup():
         if cold:
             disk.evict(saved)
-        return method, _ready(saved, world), options.device, loader, pieces
+        return method, ready(saved, world), options.device, loader, pieces
 
     def load(*args):
         return checkpoint.load(*args) if loading else None
 
     try:
         measured = measure(benchmark, ranked(world, load), setup, rounds, options.device)
-        expected = state if loader is None else checkpoint.local_state(state, loader) if loading else None
+        expected = expected_state(state, loader) if loading else None
         require_round_trip(benchmark, method, expected, measured.result, world)
     except RankError as e:
         stop_on_rank_error(e)
@@ -61,7 +61,17 @@ def timed_load(benchmark, method, saved, state, options, model_info, rounds, col
            {**ranks(state, loader, saving=False), **extra})
 
 
-def _ready(root, world):
+def takes_part(world, sub) -> bool:
+    """Whether this rank works in `sub` (the whole world, or rank 0 alone: bench.ranks.solo)."""
+    return world is None or sub.size == world.size or world.main
+
+
+def expected_state(state, sub):
+    """What a load by `sub` (None: one process) must return on this rank."""
+    return state if sub is None else checkpoint.local_state(state, sub)
+
+
+def ready(root, world):
     """At N ranks, every rank waits here until all are ready (and rank 0 has made `root`): the clock starts together."""
     if world is not None:
         world.barrier()

@@ -8,7 +8,7 @@ from functools import partial
 import pytest
 
 from bench import ceiling, disk
-from bench.operations import ranked
+from bench.operations import ranked, ready
 from bench.ranks import launched
 from bench.record import record
 from bench.timing import measure
@@ -40,9 +40,7 @@ def ceiling_slots(workspace):
 
 def _write(slot, parts, durability, world, streams, pool):
     def setup():
-        root = slot.replace()
-        if world is not None:
-            world.barrier()  # rank 0 has made the directory; the clock starts together
+        root = ready(slot.replace(), world)  # rank 0 has made the directory; the clock starts together
         return [root / n for n in ceiling.filenames(world, streams)], parts, durability
 
     if streams == 1:
@@ -53,9 +51,7 @@ def _write(slot, parts, durability, world, streams, pool):
 def _read(slot, parts, durability, world, streams, pool, cold: bool):
     """The same preparation as bench/operations.py timed_load: evicted before every round, or cached once."""
     if slot.root is None:  # the write benchmark was deselected
-        root = slot.replace()
-        if world is not None:
-            world.barrier()
+        root = ready(slot.replace(), world)
         for name, data in zip(ceiling.filenames(world, streams), parts):
             ceiling.write(root / name, data, durability)
     paths = [slot.root / n for n in ceiling.filenames(world, streams)]
@@ -66,9 +62,7 @@ def _read(slot, parts, durability, world, streams, pool, cold: bool):
     def setup():
         if cold:
             disk.evict(slot.root)
-        if world is not None:
-            world.barrier()
-        return paths, bufs
+        return ready(paths, world), bufs
 
     if streams == 1:
         return lambda paths, bufs: ceiling.read_into(paths[0], bufs[0]), setup
