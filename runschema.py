@@ -2,8 +2,8 @@
 
 What a stored run holds: the group names, the ceiling's operations and which method group each one bounds, the record
 each benchmark stores in pytest-benchmark's `extra_info`, the sweep's axes, the schema version, and every value that
-is derived from stored numbers (throughput, efficiency, improvement, CPU use), each computed here and only here.
-Plain Python on purpose: the reports import it without torch.
+is derived from stored numbers (throughput, efficiency, improvement, CPU use, training overhead), each computed here
+and only here. Plain Python on purpose: the reports import it without torch.
 """
 from __future__ import annotations
 
@@ -25,6 +25,11 @@ LOAD_RESHARDED = "load-resharded"  # ranks: a cold load by a world size other th
 ASYNC_STALL = "async-stall"  # --ckpt-async: from the call until the caller may modify its tensors again
 ASYNC_DURABLE = "async-durable"  # --ckpt-async: from the call until the checkpoint is on stable storage
 ASYNC_GROUPS = (ASYNC_STALL, ASYNC_DURABLE)
+TRAIN = "train"  # --ckpt-async: rounds of training steps, checkpointed every K steps or (method none) not at all
+TRAIN_NONE = "none"  # the train benchmark without checkpoints: its `method` and its `mode`
+TRAIN_SYNC, TRAIN_ASYNC = "sync", "async"  # the `mode` of the other train benchmarks: checkpoint.save, or save_async
+TRAIN_MODES = (TRAIN_SYNC, TRAIN_ASYNC)
+REPORTED_ONLY = (*ASYNC_GROUPS, TRAIN)  # --ckpt-async's groups: in the reports, never gated
 CEILING = "ceiling"  # a group, and the `method` param of its benchmarks
 WRITE, READ_COLD, READ_WARM = "write", "read-cold", "read-warm"
 CEILING_OPS = {SAVE: WRITE, LOAD_COLD: READ_COLD, LOAD_WARM: READ_WARM}  # method group -> the ceiling op bounding it
@@ -88,6 +93,8 @@ class Record:
     nnodes: int | None = None
     saved_world_size: int | None = None  # loads: ranks that wrote the checkpoint
     rank_bytes: dict | None = None  # rank (a string) -> bytes it wrote or read
+    mode: str | None = None  # train: none (no checkpoints), sync or async (TRAIN_MODES)
+    train: dict | None = None  # train: the loop (steps per round, checkpoint every, tokens per step, batch, sequence)
     schema_version: int = 1
 
     def to_json(self) -> dict:
@@ -153,6 +160,13 @@ def improvement(baseline: float | None, value: float | None) -> float | None:
     if baseline is None or value is None:
         return None
     return (baseline - value) / baseline * 100
+
+
+def train_overhead(without: float | None, value: float | None) -> float | None:
+    """(value / without - 1) in %: how much longer a round of training steps took with its checkpoints than without."""
+    if without is None or value is None:
+        return None
+    return (value / without - 1) * 100
 
 
 def cpu_seconds(record: Record) -> float | None:

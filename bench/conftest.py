@@ -6,6 +6,7 @@ from functools import partial
 import pytest
 
 from bench import checkpoint, sweep
+from bench.async_save import process_group
 from bench.operations import expected_state, ranked, ready, stop_on_rank_error, takes_part
 from bench.plugin import find_method
 from bench.ranks import RankError, solo
@@ -78,6 +79,15 @@ def slot(method, workspace):
 def saved(benchmark, method, slot, state, options, world):
     """The method's verified checkpoint: the save benchmark's last round, or (save deselected) written here."""
     return _verified(benchmark, method, slot, state, options, world)
+
+
+@pytest.fixture(scope="module")
+def async_group():
+    """DCP's async_save wants a process group with a CPU backend: a one-rank gloo group, made outside every timer and
+    destroyed at the end of the module (test_async.py, test_train.py), so that the rest of the run is as without
+    --ckpt-async."""
+    with process_group() as group:
+        yield group
 
 
 @pytest.fixture(scope="module")

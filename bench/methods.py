@@ -12,6 +12,7 @@ from bench.chunks import FixedChunks, TargetChunks
 
 T5X_TARGET_BYTES = 64 * 2**20  # T5X's _DESIRED_CHUNK_SIZE_BYTES (docs/methods.md, where it comes from)
 T5X_IO_CONCURRENCY = 128  # T5X's _TS_CONTEXT file_io_concurrency limit (docs/methods.md)
+WINDOW_BYTES = 64 * 2**20  # the all-at-once methods' bytes in flight (T5X's concurrent_gb): README, Memory
 DCP_THREADS = 2  # fixed, not per machine, so that runs compare across machines; one per core here
 
 
@@ -28,6 +29,7 @@ class Method:
 
 _CHUNK64 = FixedChunks(64)
 _1MIB = TargetChunks(target_bytes=2**20)
+_ALL_AT_ONCE = {"in_flight": None, "window_bytes": WINDOW_BYTES, "io_concurrency": T5X_IO_CONCURRENCY}  # T5X's way
 
 REGISTRY: dict[str, Method] = {
     m.id: m
@@ -35,12 +37,8 @@ REGISTRY: dict[str, Method] = {
         Method("pytorch", "PyTorch", TorchFile()),
         Method("tensorstore", "TensorStore", TensorStore(chunks=_CHUNK64)),
         Method("t5x", "T5X", TensorStore(
-            chunks=TargetChunks(target_bytes=T5X_TARGET_BYTES), compressor="gzip",
-            in_flight=None, io_concurrency=T5X_IO_CONCURRENCY,
-        )),
-        Method("ts+concurrency", "TS + concurrency", TensorStore(
-            chunks=_CHUNK64, in_flight=None, io_concurrency=T5X_IO_CONCURRENCY,
-        )),
+            chunks=TargetChunks(target_bytes=T5X_TARGET_BYTES), compressor="gzip", **_ALL_AT_ONCE)),
+        Method("ts+concurrency", "TS + concurrency", TensorStore(chunks=_CHUNK64, **_ALL_AT_ONCE)),
         Method("ts+chunks", "TS + large chunks", TensorStore(chunks=TargetChunks(target_elements=262_144))),
         Method("ts+compression", "TS + compression", TensorStore(chunks=_CHUNK64, compressor="gzip")),
         # beyond the seed: what people pick today, selected with --ckpt-methods (or 'all')
@@ -50,24 +48,14 @@ REGISTRY: dict[str, Method] = {
         Method("dcp-files", "torch DCP, a file per item", Dcp(threads=DCP_THREADS, single_file_per_rank=False)),
         # `dcp` with async_save's process executor: its synchronous save and load are dcp's (README: Asynchronous saves)
         Method("dcp-process", "torch DCP, async in a process", Dcp(threads=DCP_THREADS, async_executor="process")),
-        Method("zarr3-sharded", "zarr3 sharded", TensorStore(
-            chunks=_1MIB, driver="zarr3", in_flight=None, io_concurrency=T5X_IO_CONCURRENCY,
-        )),
-        Method("ocdbt", "OCDBT", TensorStore(
-            chunks=_1MIB, driver="zarr3", kvstore="ocdbt", in_flight=None, io_concurrency=T5X_IO_CONCURRENCY,
-        )),
+        Method("zarr3-sharded", "zarr3 sharded", TensorStore(chunks=_1MIB, driver="zarr3", **_ALL_AT_ONCE)),
+        Method("ocdbt", "OCDBT", TensorStore(chunks=_1MIB, driver="zarr3", kvstore="ocdbt", **_ALL_AT_ONCE)),
         Method("ocdbt+zstd", "OCDBT + zstd", TensorStore(
-            chunks=_1MIB, driver="zarr3", kvstore="ocdbt", compressor="zstd",
-            in_flight=None, io_concurrency=T5X_IO_CONCURRENCY,
-        )),
+            chunks=_1MIB, driver="zarr3", kvstore="ocdbt", compressor="zstd", **_ALL_AT_ONCE)),
         # the sweep's best on the 2-core machines this suite is sized for: see README, "Beyond the six"
-        Method("ts+tuned", "TS tuned", TensorStore(
-            chunks=TargetChunks(target_bytes=4 * 2**20), in_flight=None, io_concurrency=T5X_IO_CONCURRENCY,
-        )),
+        Method("ts+tuned", "TS tuned", TensorStore(chunks=TargetChunks(target_bytes=4 * 2**20), **_ALL_AT_ONCE)),
         Method("ts+zstd", "TS + zstd (T5X layout)", TensorStore(
-            chunks=TargetChunks(target_bytes=T5X_TARGET_BYTES), compressor="zstd",
-            in_flight=None, io_concurrency=T5X_IO_CONCURRENCY,
-        )),
+            chunks=TargetChunks(target_bytes=T5X_TARGET_BYTES), compressor="zstd", **_ALL_AT_ONCE)),
     )
 }
 

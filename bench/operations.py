@@ -22,7 +22,7 @@ def timed_save(request, benchmark, method, slot, state, options, model_info, rou
         return method, state, ready(slot.replace(), world), options.durability, world
 
     try:
-        measured = measure(benchmark, ranked(world, checkpoint.save), setup, rounds, options.device)
+        measured = measure(benchmark, ranked(world, checkpoint.save), setup, rounds, options.device, options.warmup)
     except BaseException as e:
         slot.discard()  # a failed save's partial checkpoint must not be loaded as if it were whole
         stop_on_rank_error(e)
@@ -50,7 +50,7 @@ def timed_load(benchmark, method, saved, state, options, model_info, rounds, col
         return checkpoint.load(*args) if loading else None
 
     try:
-        measured = measure(benchmark, ranked(world, load), setup, rounds, options.device)
+        measured = measure(benchmark, ranked(world, load), setup, rounds, options.device, options.warmup)
         expected = expected_state(state, loader) if loading else None
         require_round_trip(benchmark, method, expected, measured.result, world)
     except RankError as e:
@@ -59,6 +59,12 @@ def timed_load(benchmark, method, saved, state, options, model_info, rounds, col
     extra = {"saved_world_size": checkpoint.saved_world_size(saved)} if world is not None else {}
     record(benchmark, method_identity(method), model_info, disk.usage(saved), measured, world,
            {**ranks(state, loader, saving=False), **extra})
+
+
+def require_async_save(method) -> None:
+    """Skip the benchmark of a method whose format has no asynchronous save."""
+    if not method.format.saves_async:
+        pytest.skip(f"{method.id}: its format ({method.format.name}) has no asynchronous save")
 
 
 def takes_part(world, sub) -> bool:

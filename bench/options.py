@@ -11,7 +11,11 @@ from bench import disk, ranks
 from bench import methods as registry
 from bench.checkpoint import DURABILITY
 from bench.models import DTYPES, KINDS, PRESETS, find_weights
+from bench.training_loop import SEQUENCE
 from bench.training_state import STATES
+
+TRAIN_EVERY = 5  # a checkpoint every 5 steps: 4 in a round of the default 20 steps
+TRAIN_TOKENS = 512  # 4 sequences of 128 tokens: a step of `tiny` takes about 30 ms on 2 cores
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -26,7 +30,10 @@ def add_options(parser) -> None:
     group.addoption("--ckpt-dir", default=None, help="directory on the disk under test; the suite works in a fresh subdirectory of it (default: the system temporary directory)")
     group.addoption("--ckpt-durability", default="fsync", help="fsync (saves end on stable storage) or none (page-cache speed)")
     group.addoption("--ckpt-sweep", action="store_true", help="also run the TensorStore parameter sweep (bench/test_sweep.py): chunk target x concurrency x codec")
-    group.addoption("--ckpt-async", action="store_true", help="also measure asynchronous saves (bench/test_async.py): per method the stall (until the tensors may change again) and the time until durable")
+    group.addoption("--ckpt-async", action="store_true", help="also measure asynchronous saves (bench/test_async.py): per method the stall (until the tensors may change again) and the time until durable; and a training loop with checkpoints (bench/test_train.py)")
+    group.addoption("--ckpt-train-every", default=None, help=f"--ckpt-async's train group: a checkpoint every K training steps (default: {TRAIN_EVERY})")
+    group.addoption("--ckpt-train-tokens", default=None, help=f"--ckpt-async's train group: tokens per training step, in sequences of up to {SEQUENCE} (default: {TRAIN_TOKENS})")
+    group.addoption("--ckpt-train-steps", default=None, help="--ckpt-async's train group: training steps per timed round, a multiple of --ckpt-train-every (default: 4 x --ckpt-train-every)")
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,11 @@ class Options:
     methods: tuple
     ckpt_dir: Path
     durability: str
+    warmup: bool = False  # --benchmark-warmup on: an untimed round before every benchmark's timed ones
     async_save: bool = False  # --ckpt-async
+    train_every: int = TRAIN_EVERY  # --ckpt-train-every
+    train_tokens: int = TRAIN_TOKENS  # --ckpt-train-tokens
+    train_steps: int = 4 * TRAIN_EVERY  # --ckpt-train-steps
 
     @classmethod
     def from_config(cls, config) -> "Options":
@@ -60,6 +71,11 @@ class Options:
         if async_save and ranks.launched():
             raise ValueError("--ckpt-async: asynchronous saves are measured in one process only; run pytest without "
                              "torchrun, or leave --ckpt-async out")
+        every = _count(get, "--ckpt-train-every", "steps", TRAIN_EVERY)
+        steps = _count(get, "--ckpt-train-steps", "steps", 4 * every)
+        if steps % every:
+            raise ValueError(f"--ckpt-train-steps {steps}: not a multiple of --ckpt-train-every {every}, so the round "
+                             f"would not end with a checkpoint; give e.g. {4 * every}")
         return cls(
             model=model,
             state=state,
@@ -68,8 +84,22 @@ class Options:
             methods=tuple(registry.select(get("--ckpt-methods"))),
             ckpt_dir=_ckpt_dir(get("--ckpt-dir")),
             durability=durability,
+            warmup=bool(get("benchmark_warmup")),
             async_save=async_save,
+            train_every=every,
+            train_tokens=_count(get, "--ckpt-train-tokens", "tokens", TRAIN_TOKENS),
+            train_steps=steps,
         )
+
+
+def _count(get, option: str, what: str, default: int) -> int:
+    """A whole number of 1 or more, or the default when the option is not given."""
+    value = get(option)
+    if value is None:
+        return default
+    if not (value.strip().isdigit() and int(value) > 0):
+        raise ValueError(f"{option} {value!r}: give a whole number of {what}, 1 or more (default: {default})")
+    return int(value)
 
 
 def _device(name: str) -> torch.device:

@@ -22,7 +22,7 @@ from runschema import SCHEMA_VERSION, add_efficiency
 
 STATE = pytest.StashKey[object]()
 # pytest-benchmark's options that only its own calibration uses; every benchmark here runs pedantic rounds
-IGNORED = ("--benchmark-max-time", "--benchmark-min-time", "--benchmark-warmup", "--benchmark-warmup-iterations")
+IGNORED = ("--benchmark-max-time", "--benchmark-min-time", "--benchmark-warmup-iterations")
 
 
 def pytest_addoption(parser):
@@ -109,8 +109,9 @@ def _warn_ignored(config) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if given and reporter is not None:
         reporter.write_line(
-            f"ckpt-bench: warning: {', '.join(dict.fromkeys(given))} ignored: every benchmark here runs one untimed "
-            f"round, then --benchmark-min-rounds timed rounds (pytest-benchmark's pedantic mode)", yellow=True)
+            f"ckpt-bench: warning: {', '.join(dict.fromkeys(given))} ignored: every benchmark here runs "
+            f"--benchmark-min-rounds timed rounds (pytest-benchmark's pedantic mode), after one untimed round with "
+            f"--benchmark-warmup on", yellow=True)
 
 
 def _check_storage(config) -> None:
@@ -217,10 +218,15 @@ def tensors(pytestconfig) -> dict[str, torch.Tensor]:
 @pytest.fixture(scope="session")
 def model_info(options, tensors) -> dict:
     """What every benchmark of the run stores about the model and state it measured."""
+    return state_info(options, options.state, tensors)
+
+
+def state_info(options: Options, state: str, tensors: dict[str, torch.Tensor]) -> dict:
+    """What a benchmark stores about the checkpointed state: its kind (--ckpt-state's names) and flat tensors."""
     dtypes = sorted({str(t.dtype).removeprefix("torch.") for t in tensors.values()})
     return {
         "model": options.model,
-        "state": options.state,
+        "state": state,
         "dtype": ",".join(dtypes),
         "device": str(options.device),
         "n_tensors": len(tensors),

@@ -12,20 +12,13 @@ from __future__ import annotations
 import pytest
 
 from bench import checkpoint, disk
-from bench.async_save import Overwrite, Staging, process_group
+from bench.async_save import Overwrite, Staging
+from bench.operations import require_async_save
 from bench.record import method_identity, record, require_round_trip
 from bench.timing import measure
 from runschema import ASYNC_DURABLE, ASYNC_STALL
 
 pytestmark = pytest.mark.async_save
-
-
-@pytest.fixture(scope="module")
-def async_group():
-    """DCP's async_save wants a process group with a CPU backend: a one-rank gloo group, made here outside every
-    timer and destroyed once these benchmarks are done, so that the rest of the run is as without --ckpt-async."""
-    with process_group() as group:
-        yield group
 
 
 @pytest.mark.benchmark(group=ASYNC_STALL)
@@ -39,11 +32,12 @@ def test_async_durable(benchmark, method, slot, state, options, model_info, roun
 
 
 def timed_async(benchmark, method, slot, state, options, model_info, rounds, stall: bool) -> None:
-    if not method.format.saves_async:
-        pytest.skip(f"{method.id}: its format ({method.format.name}) has no asynchronous save")
+    require_async_save(method)
     saves = AsyncRounds(benchmark, method, slot, state, options, stall)
     try:
-        measured = measure(benchmark, saves.stall if stall else saves.durable, saves.setup, rounds, options.device)
+        # a warm-up round always: it allocates the staging buffers that the timed rounds reuse
+        measured = measure(benchmark, saves.stall if stall else saves.durable, saves.setup, rounds, options.device,
+                           warmup=True)
         saves.settle()  # the last round's
         if not stall:
             saves.verify()

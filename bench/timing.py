@@ -1,8 +1,10 @@
-"""How every benchmark runs: one untimed round (warm-up and peak memory), then the timed rounds, each with the CPU
-time the process spent in it."""
+"""How every benchmark runs: the timed rounds, each with the CPU time the process spent in it, and the peak memory of
+one round: the first timed one, or (with a warm-up) an untimed round before them. A warm-up round runs only where it
+changes what is measured (README: What is measured) or when asked for with pytest-benchmark's --benchmark-warmup on."""
 from __future__ import annotations
 
 import resource
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from statistics import median
 from typing import Callable
@@ -13,7 +15,7 @@ from bench.memory import peak_memory
 @dataclass
 class Measured:
     result: object = None  # the last timed round's
-    peaks: dict = field(default_factory=dict)  # the untimed round's memory peaks
+    peaks: dict = field(default_factory=dict)  # one round's memory peaks (bench.memory)
     cpu_user_s: list[float] = field(default_factory=list)  # per timed round
     cpu_system_s: list[float] = field(default_factory=list)
 
@@ -40,17 +42,33 @@ class _CpuClock:
         self._measured.cpu_system_s.append(end.ru_stime - self._start.ru_stime)
 
 
-def measure(benchmark, target: Callable, setup: Callable[[], tuple], rounds: int, device) -> Measured:
+def measure(benchmark, target: Callable, setup: Callable[[], tuple], rounds: int, device,
+            warmup: bool = False) -> Measured:
     measured = Measured()
-    args = setup()
-    with peak_memory(device) as measured.peaks:
-        target(*args)
+    sampling = ExitStack()  # the peak-memory sampler around one round, outside its timer
+    if warmup:
+        args = setup()
+        with peak_memory(device) as measured.peaks:
+            target(*args)
     clock = _CpuClock(measured)
+    sampled = warmup
 
     def timed_setup():
+        nonlocal sampled
         arguments = setup()
+        if not sampled:
+            measured.peaks, sampled = sampling.enter_context(peak_memory(device)), True
         clock.start()
         return arguments, {}
 
-    measured.result = benchmark.pedantic(target, setup=timed_setup, teardown=clock.stop, rounds=rounds)
+    def teardown(*args, **kwargs):
+        clock.stop()
+        sampling.close()  # the first round's peaks are complete here
+
+    with sampling:  # also when the target raised
+        try:
+            measured.result = benchmark.pedantic(target, setup=timed_setup, teardown=teardown, rounds=rounds)
+        except BaseException:
+            benchmark.has_error = True  # pytest-benchmark sets it on an Exception only: store no half-run rounds
+            raise
     return measured

@@ -9,16 +9,20 @@ from typing import Callable
 from plotting import analysis
 from plotting.runs import Run, Stat
 from plotting.tables import (
-    EFFICIENCY_NOTE, FLAG, NA, NO_BASELINE, NO_CEILING, NO_PEAKS, NO_SIZES, baseline_label, ceiling_line,
-    fmt_efficiency, fmt_pct, headline, ms_format,
+    EFFICIENCY_NOTE, FLAG, NA, NO_BASELINE, NO_CEILING, NO_PEAKS, NO_SIZES, NO_TRAIN_NONE, TRAIN_TITLE, baseline_label,
+    ceiling_line, fmt_efficiency, fmt_pct, headline, ms_format, train_loop, train_methods, train_overheads,
 )
-from runschema import ASYNC_DURABLE, ASYNC_GROUPS, ASYNC_STALL, BASELINE, GROUPS, LOAD_COLD, LOAD_WARM, SAVE
+from runschema import (
+    ASYNC_DURABLE, ASYNC_GROUPS, ASYNC_STALL, BASELINE, GROUPS, LOAD_COLD, LOAD_WARM, SAVE, TRAIN_ASYNC, TRAIN_MODES,
+    TRAIN_NONE, TRAIN_SYNC,
+)
 
 LINEAR, LOG = "linear", "log"
 COLORS = {SAVE: "#4C72B0", LOAD_COLD: "#DD8452", LOAD_WARM: "#F3BE94", "size": "#55A868",
-          ASYNC_STALL: "#C44E52", ASYNC_DURABLE: "#8172B3"}
+          ASYNC_STALL: "#C44E52", ASYNC_DURABLE: "#8172B3", TRAIN_SYNC: "#4C72B0", TRAIN_ASYNC: "#C44E52"}
 SERIES_NAMES = {SAVE: "save", LOAD_COLD: "load (cold)", LOAD_WARM: "load (warm)",
-                ASYNC_STALL: "async stall", ASYNC_DURABLE: "async durable"}
+                ASYNC_STALL: "async stall", ASYNC_DURABLE: "async durable",
+                TRAIN_SYNC: "sync checkpoints", TRAIN_ASYNC: "async checkpoints"}
 ASYNC_TITLE = "Asynchronous saves"
 MANTISSAS = (1, 2, 5)
 MAX_TICKS = 7  # more 1-2-5 ticks than this crowd a panel: label the decades only
@@ -72,7 +76,7 @@ def performance_panels(run: Run) -> list[Panel]:
         time_panel(run, "Save time", "median time per save", (SAVE,)),
         time_panel(run, "Load time", "median time per load", (LOAD_COLD, LOAD_WARM)),
         size_panel(run), improvement_panel(run), efficiency_panel(run), *memory_panels(run),
-        *filter(None, [async_panel(run)]),
+        *filter(None, [async_panel(run), train_panel(run)]),
     ]
 
 
@@ -112,6 +116,30 @@ def async_panel(run: Run) -> Panel | None:
     labels = tuple(run.label(m) for m in methods)
     return Panel(ASYNC_TITLE, "median time (log scale); stall: until the tensors may change again; durable: until "
                  "on stable storage", labels, series, time_label, LOG, ticks, ticks[0])
+
+
+def train_panel(run: Run) -> Panel | None:
+    """--ckpt-async's train group: per method, how much longer a round of training took with its synchronous and its
+    asynchronous checkpoints than without, in %; None for a run without the group."""
+    if not run.train:
+        return None
+    methods = train_methods(run)
+    ms, without = ms_format(run), run.train.get((TRAIN_NONE, TRAIN_NONE))
+
+    def tooltip(mode: str, method: str, pct: float | None) -> str:
+        stat = run.train.get((method, mode))
+        rounds = f", round {ms(stat.median)} ms vs {ms(without.median)} ms" if stat and without else ""
+        return f"{SERIES_NAMES[mode]}: {fmt_pct(pct)}{rounds}"
+
+    overheads = [train_overheads(run, m) for m in methods]
+    series = []
+    for i, mode in enumerate(TRAIN_MODES):
+        pcts = tuple(o[i] for o in overheads)
+        tooltips = tuple(tooltip(mode, m, p) for m, p in zip(methods, pcts))
+        series.append(PanelSeries(SERIES_NAMES[mode], COLORS[mode], pcts, tuple(map(fmt_pct, pcts)), tooltips))
+    label = f"% longer than the round without checkpoints; a round: {train_loop(run)}"
+    return Panel(TRAIN_TITLE, label, tuple(run.label(m) for m in methods), tuple(series), signed_pct, reference=0.0,
+                 no_data=f"{NA}: {NO_TRAIN_NONE}")
 
 
 def _time_series(run: Run, group: str, methods: tuple[str, ...] | None = None) -> PanelSeries:

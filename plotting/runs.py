@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runschema import (
-    ASYNC_GROUPS, CEILING, GROUPS, LOAD_COLD, SAVE, WORKLOAD, Record, RecordError, check_version, workload,
+    CEILING, GROUPS, LOAD_COLD, REPORTED_ONLY, SAVE, TRAIN, TRAIN_MODES, TRAIN_NONE, WORKLOAD, Record, RecordError,
+    check_version, workload,
 )
 
 REQUIRED = (SAVE, LOAD_COLD)
@@ -47,6 +48,8 @@ class Run:
     ceiling: dict[str, Stat] = field(default_factory=dict)  # op ("write", "read-cold", "read-warm") -> Stat
     commit: dict = field(default_factory=dict)  # pytest-benchmark's commit_info of the first file
     when: str | None = None  # pytest-benchmark's datetime of the first file
+    # the train group, (method id or "none", mode) -> Stat: kept apart, as its own workload (the trained fp32 state)
+    train: dict[tuple[str, str], Stat] = field(default_factory=dict)
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -134,7 +137,8 @@ def read_json(path: Path):
 def _build(files: list[tuple[str, object]]) -> Run:
     stats: dict[tuple[str, str], Stat] = {}
     ceiling: dict[str, Stat] = {}
-    origin: dict[tuple[str, str], str] = {}
+    train: dict[tuple[str, str], Stat] = {}
+    origin: dict[tuple, str] = {}
     for source, data in files:
         if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
             raise RunError(
@@ -144,25 +148,31 @@ def _build(files: list[tuple[str, object]]) -> Run:
             if not isinstance(entry, dict):
                 raise RunError(f"{source}: benchmark #{i} is not a JSON object; the run file is corrupt")
             group = entry.get("group")
-            if group not in (*GROUPS, *ASYNC_GROUPS, CEILING):  # --ckpt-async's groups too (tables.async_table)
+            if group not in (*GROUPS, *REPORTED_ONLY, CEILING):  # --ckpt-async's too (tables.async_table, train_table)
                 continue  # other groups are not part of these reports
             record = read_record(entry, f"{source}: benchmark #{i}")
             key = (group, benchmark_id(entry, record, group, f"{source}: benchmark #{i}"))
-            stat = read_stat(entry, record, f"{source}: {key[0]} of {key[1]}")
+            if group == TRAIN:
+                key = (*key, train_mode(entry, record, f"{source}: benchmark #{i}"))
+            what = f"{key[0]} of {' '.join(key[1:])}"  # "save of t5x", "train of t5x async"
+            stat = read_stat(entry, record, f"{source}: {what}")
             if group == CEILING:
                 key = (*key, record.streams or 1)  # one ceiling benchmark per operation and stream count
-            if key in origin:
-                _check_one_workload([*stats.values(), *ceiling.values(), stat], source)
-                raise RunError(f"{source}: {key[0]} of {key[1]} is also in {origin[key]}; pass each method's run once")
+            if key in origin:  # of two workloads, that is the error to report
+                peers = list(train.values()) if group == TRAIN else [*stats.values(), *ceiling.values()]
+                _check_one_workload([*peers, stat], source)
+                raise RunError(f"{source}: {what} is also in {origin[key]}; pass each method's run once")
             origin[key] = source
-            if group != CEILING:
+            if group == TRAIN:
+                train[key[1:]] = stat
+            elif group != CEILING:
                 stats[key] = stat
             elif key[1] not in ceiling or stat.median < ceiling[key[1]].median:  # the bound: the fastest stream count
                 ceiling[key[1]] = stat
     first = files[0][1]
     machine, commit = (d if isinstance(d := first.get(k), dict) else {} for k in ("machine_info", "commit_info"))
     when = first.get("datetime") if isinstance(first.get("datetime"), str) else None
-    run = Run(" + ".join(s for s, _ in files), stats, machine, ceiling, commit, when)
+    run = Run(" + ".join(s for s, _ in files), stats, machine, ceiling, commit, when, train)
     groups = sorted({g for g, _ in stats})
     for group in REQUIRED:
         if not run.has(group):
@@ -171,6 +181,7 @@ def _build(files: list[tuple[str, object]]) -> Run:
                 f"'save' and 'load-cold', so run `pytest bench/ --benchmark-only` without -k or -m filters"
             )
     _check_one_workload([*stats.values(), *ceiling.values()], run.source)
+    _check_one_workload([*train.values()], run.source)
     return run
 
 
@@ -204,6 +215,16 @@ def benchmark_id(entry: dict, record: Record, group: str, where: str) -> str:
             return candidate
     noun = "op" if key == "op" else "method id"
     raise RunError(f"{where}: no {noun} (neither extra_info.{key} nor params.{key}); the run file is corrupt")
+
+
+def train_mode(entry: dict, record: Record, where: str) -> str:
+    """A train benchmark's mode: the record's, else the params'."""
+    params = entry.get("params") if isinstance(entry.get("params"), dict) else {}
+    mode = record.mode or params.get("mode")
+    if mode not in (TRAIN_NONE, *TRAIN_MODES):
+        raise RunError(f"{where}: train mode {mode!r}, not one of {', '.join((TRAIN_NONE, *TRAIN_MODES))}; "
+                       f"the run file is corrupt")
+    return mode
 
 
 def _number(x) -> bool:

@@ -7,7 +7,7 @@ from plotting import analysis
 from plotting.context import context_lines
 from plotting.runs import Run, Stat
 from runschema import NAMED, BASELINE, CEILING_OPS, GROUPS, LOAD_COLD, LOAD_WARM, SAVE, improvement
-from runschema import ASYNC_DURABLE, ASYNC_STALL
+from runschema import ASYNC_DURABLE, ASYNC_STALL, TRAIN_MODES, TRAIN_NONE, train_overhead
 
 NA = "n/a"
 GROUP_NAMES = {SAVE: "save", LOAD_COLD: "load", LOAD_WARM: "load-warm"}  # the seed calls load-cold "load"
@@ -256,11 +256,59 @@ def async_table(run: Run) -> Table | None:
     return Table("Asynchronous saves", header, rows, ASYNC_NOTE)
 
 
+TRAIN_TITLE = "Training with checkpoints"
+NO_TRAIN_NONE = f"overhead needs the train benchmark without checkpoints ({TRAIN_NONE}); run without -k filters"
+
+
+def train_loop(run: Run) -> str:
+    """The train group's loop in words, from its stored record: '20 steps of 512 tokens, a checkpoint every 5'."""
+    loop = next((s.record.train for s in run.train.values() if s.record.train), None) or {}
+    if not all(k in loop for k in ("steps", "tokens", "every")):
+        return "training steps"
+    return f"{loop['steps']} steps of {loop['tokens']} tokens, a checkpoint every {loop['every']}"
+
+
+def train_overheads(run: Run, method: str) -> tuple[float | None, ...]:
+    """The method's training overhead in %, synchronous and asynchronous (runschema.train_overhead)."""
+    without = run.train.get((TRAIN_NONE, TRAIN_NONE))
+    return tuple(train_overhead(without and without.median, s and s.median)
+                 for s in (run.train.get((method, mode)) for mode in TRAIN_MODES))
+
+
+def train_methods(run: Run) -> list[str]:
+    """The methods with train benchmarks, in the run's order (the registry's), those only in train last."""
+    trained = dict.fromkeys(m for m, _ in run.train if m != TRAIN_NONE)
+    return [m for m in run.methods if m in trained] + [m for m in trained if m not in run.methods]
+
+
+def train_table(run: Run) -> Table | None:
+    """--ckpt-async's train group: per method its rounds with synchronous and asynchronous checkpoints and what they
+    add to the round without checkpoints, in %; that round in the note. None for a run without the group."""
+    if not run.train:
+        return None
+    ms = ms_format(run)
+
+    def median(method: str, mode: str) -> str:
+        stat = run.train.get((method, mode))
+        return ms(stat.median if stat else None)
+
+    rows = tuple((m, *(median(m, mode) for mode in TRAIN_MODES), *map(fmt_pct, train_overheads(run, m)))
+                 for m in train_methods(run))
+    header = ("method", "sync (ms)", "async (ms)", "sync overhead", "async overhead")
+    without = (f"{median(TRAIN_NONE, TRAIN_NONE)} ms" if (TRAIN_NONE, TRAIN_NONE) in run.train
+               else f"{NA} ({NO_TRAIN_NONE})")
+    note = (f"a round: {train_loop(run)}, timed as a whole; without checkpoints ({TRAIN_NONE}): {without}\n"
+            f"overhead = (round with the method's checkpoints / round without - 1) in %; sync: checkpoint.save; "
+            f"async: save_async, each save awaited before the next and the last before the round ends; "
+            f"times: medians of the rounds")
+    return Table(TRAIN_TITLE, header, rows, note)
+
+
 def tables(run: Run) -> list[Table]:
     return [
         comparison_table(run), improvement_table(run), ranking_table(run, SAVE), ranking_table(run, LOAD_COLD),
         efficiency_table(run), memory_table(run), cpu_table(run), spread_table(run),
-        *filter(None, [async_table(run)]),
+        *filter(None, [async_table(run), train_table(run)]),
     ]
 
 

@@ -88,3 +88,19 @@ def ranks_json(world_size: int, gbps: dict[str, tuple[float, float]], ceiling: t
     benchmarks += [entry("ceiling", "ceiling", v, op=op) for op, v in zip(("write", "read-cold"), ceiling or ())]
     benchmarks += [entry("load-resharded", m, v, saved) for (m, saved), v in (resharded or {}).items()]
     return {"benchmarks": benchmarks, "machine_info": {}, "datetime": "2026-01-01T00:00:00"}
+
+
+def train_json(none: float | None, rounds: dict[tuple[str, str], float], loop: dict | None = None) -> dict:
+    """A hand-made run with --ckpt-async's train group: the median round (seconds) without checkpoints, and of each
+    (method id, mode); the save and load-cold that every report needs come from rounds_json."""
+    loop = loop or {"steps": 20, "every": 5, "tokens": 512, "batch": 4, "sequence": 128}
+    run = rounds_json({(g, m): [0.01] for g in ("save", "load-cold") for m, _ in rounds})
+
+    def entry(method: str, mode: str, median: float) -> dict:
+        info = {"method": method, "mode": mode, "train": loop, "model": "tiny", "state": "adam", "logical_bytes": 10**6}
+        return {"group": "train", "params": {"method": method, "mode": mode}, "stats": {"median": median, "rounds": 3},
+                "extra_info": info}
+
+    run["benchmarks"] += [entry(m, mode, t) for (m, mode), t in rounds.items()]
+    run["benchmarks"] += [entry("none", "none", none)] if none is not None else []
+    return run

@@ -1,12 +1,12 @@
 """The figures' panels as data: what each shows of a run, its log axes' ticks, and CUDA memory only where measured."""
 import pytest
 
-from plotting import analysis, panels
+from plotting import analysis, figures, panels, svg
 from plotting import compare
 from plotting.compare import ratio
 from plotting.runs import load_runs, parse_run
 from runschema import LOAD_COLD, LOAD_WARM, SAVE
-from tests.plotting_data import SIX, TINY, TINY_NOFSYNC, tiny_json
+from tests.plotting_data import SIX, TINY, TINY_NOFSYNC, tiny_json, train_json
 
 TITLES = [
     "Save time", "Load time", "Size on disk", "Improvement vs TensorStore baseline", "Efficiency vs the disk ceiling",
@@ -87,3 +87,24 @@ def test_the_compare_panel_has_the_ratios_around_1x_with_ticks_covering_them():
     assert panel.ticks[0] <= min(ratios) and panel.ticks[-1] >= max(ratios)
     assert (panel.scale, panel.origin, panel.reference) == (panels.LOG, 1.0, 1.0)
     assert compare.heading(a, b)[:2] == ["A: tiny_run.json", "B: tiny_run_nofsync.json"]
+
+
+def test_the_train_panel_shows_each_methods_overhead_in_both_modes_around_0():
+    run = parse_run(train_json(0.5, {("pytorch", "sync"): 0.6, ("pytorch", "async"): 0.45,
+                                     ("t5x", "sync"): 1.5, ("t5x", "async"): 0.75}), "train.json")
+    (panel,) = [p for p in panels.performance_panels(run) if p.title == "Training with checkpoints"]
+    assert panel.categories == ("pytorch", "t5x")
+    assert [s.name for s in panel.series] == ["sync checkpoints", "async checkpoints"]
+    assert [s.values for s in panel.series] == [pytest.approx((20.0, 200.0)), pytest.approx((-10.0, 50.0))]
+    assert panel.series[1].texts == ("-10.0%", "+50.0%")
+    assert panel.series[0].tooltips[0] == "sync checkpoints: +20.0%, round 600.0 ms vs 500.0 ms"
+    assert (panel.scale, panel.reference) == (panels.LINEAR, 0.0)
+    assert "a round: 20 steps of 512 tokens, a checkpoint every 5" in panel.axis_label
+    assert all(p.title != "Training with checkpoints" for p in panels.performance_panels(load_runs([TINY])))
+
+
+def test_the_train_panel_is_drawn_by_matplotlib_and_pygal():
+    run = parse_run(train_json(0.5, {("pytorch", "sync"): 0.6, ("pytorch", "async"): 0.45}), "train.json")
+    figure = figures.performance_figure(run)
+    assert "Training with checkpoints" in [ax.get_title(loc="left") for ax in figure.axes]
+    assert "Training with checkpoints" in svg.performance_svg(run)

@@ -10,7 +10,7 @@ import runschema
 from plotting.runs import RunError, check_same_generation, load_runs, newest_run, parse_run
 from runschema import LOAD_COLD, LOAD_WARM, SAVE
 from tests.helpers import load_run
-from tests.plotting_data import CUDA_RUNS, SIX, TINY, TINY_NOFSYNC, keep, tiny_json, write
+from tests.plotting_data import CUDA_RUNS, SIX, TINY, TINY_NOFSYNC, keep, tiny_json, train_json, write
 
 
 def test_a_tiny_run_is_indexed_by_group_and_method():
@@ -49,6 +49,26 @@ def test_the_ceiling_is_kept_apart_from_the_methods_and_other_groups_are_ignored
     assert {op: s.median for op, s in run.ceiling.items()} == stored
     assert list(stored) == ["write", "read-cold", "read-warm"]
     assert run.ceiling["write"].record.method == "ceiling"
+
+
+def test_the_train_group_is_kept_apart_by_method_and_mode_as_its_own_workload():
+    data = train_json(0.5, {("pytorch", "sync"): 0.6, ("pytorch", "async"): 0.55})
+    run = parse_run(data, "train.json")
+    assert run.methods == ("pytorch",)  # none is no method of the other reports
+    assert {k: s.median for k, s in run.train.items()} == {
+        ("pytorch", "sync"): 0.6, ("pytorch", "async"): 0.55, ("none", "none"): 0.5}
+    assert run.train["none", "none"].record.train["every"] == 5
+    assert run.workload == {"model": "tiny"}  # the trained state (adam) is not the run's
+    data["benchmarks"][-1]["extra_info"]["mode"] = "sometimes"
+    with pytest.raises(RunError, match="benchmark #4: train mode 'sometimes', not one of none, sync, async"):
+        parse_run(data, "train.json")
+
+
+def test_the_same_train_benchmark_twice_is_an_error(tmp_path):
+    run = write(tmp_path, train_json(0.5, {("pytorch", "sync"): 0.6}), "run.json")
+    train = write(tmp_path, keep(train_json(None, {("pytorch", "sync"): 0.7}), lambda b: b["group"] == "train"), "t.json")
+    with pytest.raises(RunError, match="train of pytorch sync is also in"):
+        load_runs([run, train])
 
 
 def test_runs_of_one_workload_merge_into_one_report(tmp_path):

@@ -12,8 +12,9 @@ from plotting.tables import (
     recommendations,
     report_markdown,
     report_text,
+    train_table,
 )
-from tests.plotting_data import TINY, keep, tiny_json
+from tests.plotting_data import TINY, keep, tiny_json, train_json
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +164,26 @@ def test_runs_stored_before_the_anonymous_peak_show_a_dash_and_a_missing_benchma
     assert rows["pytorch"][1:] == ("0.27", "1.00", "0.89", "-", "0.88", "-")
     assert rows["t5x"][5:] == ("n/a", "n/a")  # no load-warm benchmark at all: not measured, not "not recorded"
     assert "| pytorch | 0.27 | 1.00 | 0.89 | - | 0.88 | - |" in memory_table(parse_run(mixed, "m.json")).markdown()
+
+
+def test_the_train_table_gives_each_methods_overhead_over_the_round_without_checkpoints():
+    data = train_json(0.5, {("pytorch", "sync"): 0.6, ("pytorch", "async"): 0.55, ("t5x", "sync"): 1.5})
+    run = parse_run(data, "train.json")
+    table = train_table(run)
+    assert table.title == "Training with checkpoints"
+    assert table.header == ("method", "sync (ms)", "async (ms)", "sync overhead", "async overhead")
+    assert table.rows == (("pytorch", "600.0", "550.0", "+20.0%", "+10.0%"),
+                          ("t5x", "1500.0", "n/a", "+200.0%", "n/a"))
+    assert table.note.startswith("a round: 20 steps of 512 tokens, a checkpoint every 5, timed as a whole; "
+                                 "without checkpoints (none): 500.0 ms\n")
+    markdown = report_markdown(run)
+    assert "## Training with checkpoints" in markdown and "| pytorch | 600.0 | 550.0 | +20.0% | +10.0% |" in markdown
+    assert "Training with checkpoints" in report_text(run)
+
+
+def test_without_the_round_without_checkpoints_the_overheads_are_n_a_and_say_why():
+    table = train_table(parse_run(train_json(None, {("pytorch", "sync"): 0.6}), "train.json"))
+    assert table.rows == (("pytorch", "600.0", "n/a", "n/a", "n/a"),)
+    assert "without checkpoints (none): n/a (overhead needs the train benchmark without checkpoints" in table.note
+    assert train_table(parse_run(tiny_json(), "tiny.json")) is None
+    assert "Training with checkpoints" not in report_text(parse_run(tiny_json(), "tiny.json"))

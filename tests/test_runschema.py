@@ -6,7 +6,7 @@ import pytest
 
 from runschema import (
     GENERATION, SCHEMA_VERSION, Record, RecordError, add_efficiency, check_version, cores_busy, cpu_seconds,
-    efficiency, improvement, throughput_gbps,
+    efficiency, improvement, throughput_gbps, train_overhead,
 )
 from tests.helpers import REPO
 
@@ -45,6 +45,8 @@ def test_derived_values():
     record = Record(cpu_user_s=0.3, cpu_system_s=0.1)
     assert cpu_seconds(record) == pytest.approx(0.4) and cores_busy(record, 0.2) == pytest.approx(2.0)
     assert cpu_seconds(Record()) is None and cores_busy(Record(), 1.0) is None
+    assert train_overhead(2.0, 2.5) == 25.0 and train_overhead(2.0, 1.5) == -25.0
+    assert train_overhead(None, 1.0) is None and train_overhead(1.0, None) is None
 
 
 def test_efficiency_is_added_only_where_the_matching_ceiling_was_measured():

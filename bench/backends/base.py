@@ -19,7 +19,15 @@ def one_line(exc: BaseException, reason: str | None = None) -> str:
 
 
 def to_host(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {name: t.detach().cpu() for name, t in tensors.items()}
+    """Host tensors (the same ones on the CPU); from CUDA through pinned memory, every copy issued before one wait."""
+    host = {name: _pinned_copy(t) if t.is_cuda else t.detach() for name, t in tensors.items()}
+    if any(t.is_cuda for t in tensors.values()):
+        torch.cuda.synchronize()
+    return host
+
+
+def _pinned_copy(t: torch.Tensor) -> torch.Tensor:
+    return torch.empty(t.shape, dtype=t.dtype, pin_memory=True).copy_(t.detach(), non_blocking=True)
 
 
 def materialise(tensors: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:

@@ -35,4 +35,6 @@ class Safetensors(Format):
             path, lambda temp: safetensors.torch.save_file(host, temp), durability)))
 
     def load(self, root: Path, *, device: torch.device) -> dict[str, torch.Tensor]:
+        if device.type == "cuda":  # safetensors copies each tensor from the mapped file to the device itself
+            return safetensors.torch.load_file(root / FILENAME, device=str(device))
         return materialise(safetensors.torch.load_file(root / FILENAME, device="cpu"), device)

@@ -1,8 +1,11 @@
 """TensorStore: one array per tensor (zarr v2 or zarr3, in files or one OCDBT database), one save and one load path."""
 from __future__ import annotations
 
+import math
 import re
+from collections import deque
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -60,11 +63,21 @@ def _zarr3_metadata(shape, dtype: np.dtype, grid, chunks: list[int], compressor:
 _METADATA_BUILDERS = {"zarr": _zarr_metadata, "zarr3": _zarr3_metadata}
 
 
-def _windows(items: list, in_flight: int | None):
-    """Batches of `in_flight` items (all of them for None): each batch is issued at once, then awaited."""
-    size = in_flight or max(1, len(items))
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _rolling(items: list, start, cost, limit: float):
+    """Start `start(item)` for each item in order, keeping the cost of the started, unfinished ones at or under `limit`
+    (a single item may exceed it on its own); yields (item, future) oldest first, and the caller waits for each
+    future before the next item starts. Written here: TensorStore bounds its own concurrency, not bytes in flight."""
+    pending, used = deque(), 0
+    for item in items:
+        while pending and used + cost(item) > limit:
+            done, future, spent = pending.popleft()
+            yield done, future
+            used -= spent
+        pending.append((item, start(item), cost(item)))
+        used += cost(item)
+    while pending:
+        done, future, _ = pending.popleft()
+        yield done, future
 
 
 class _InFlight(list):
@@ -96,8 +109,11 @@ class TensorStore(Format):
     driver: str = "zarr"  # "zarr" (v2): chunks are files; "zarr3": one shard per tensor, chunks are inner chunks
     kvstore: str = "file"  # "file": a directory per tensor; "ocdbt": one database for all tensors
     compressor: str | None = None  # "gzip" or "zstd"
-    in_flight: int | None = 1  # tensors issued at once and awaited together; None: all of them
+    in_flight: int | None = 1  # tensors started and not yet done, at most; None: no count (window_bytes, or all)
+    window_bytes: int | None = None  # with in_flight None: bytes of tensors started and not yet done, at most
     io_concurrency: int | None = None  # TensorStore's file_io_concurrency limit; None: its default
+    read_mode: str | None = None  # TensorStore's file_io_mode for loads ("memmap", "direct"); None: its default
+    read_into: bool = False  # loads copy chunks into tensors allocated first, instead of into a new array each
 
     name: ClassVar[str] = "tensorstore"
 
@@ -117,11 +133,19 @@ class TensorStore(Format):
     def error_line(self, exc: BaseException) -> str:
         return _APPENDED.sub("", super().error_line(exc))
 
-    def context(self, durability: str) -> ts.Context:
+    def context(self, durability: str, reading: bool = False) -> ts.Context:
         spec: dict = {"file_io_sync": durability == "fsync"}
         if self.io_concurrency:
             spec["file_io_concurrency"] = {"limit": self.io_concurrency}
+        if reading and self.read_mode:
+            spec["file_io_mode"] = {"mode": self.read_mode}
         return ts.Context(spec)
+
+    def _window(self, nbytes):
+        """(cost of an item, the most in flight) for _rolling: a count of tensors, or their bytes."""
+        if self.in_flight is None and self.window_bytes:
+            return nbytes, self.window_bytes
+        return (lambda _: 1), self.in_flight or math.inf
 
     def kvstore_spec(self, root: Path, name: str | None) -> dict:
         """Where one tensor lives (name None: the whole OCDBT database)."""
@@ -158,14 +182,23 @@ class TensorStore(Format):
         return sorted(p.name for p in root.iterdir() if (p / marker).is_file())
 
     def save(self, tensors: dict[str, torch.Tensor], root: Path, *, durability: str) -> None:
-        ctx = self.context(durability)
-        arrays = [(name, to_numpy(t)) for name, t in to_host(tensors).items()]
+        jobs = [(self.write_spec(root, name, t.shape, _numpy_dtype(t.dtype)), _whole, t) for name, t in tensors.items()]
+        self._write(jobs, self.context(durability))
+
+    def _write(self, jobs: list[tuple[dict, object, torch.Tensor]], ctx: ts.Context) -> None:
+        """Each job (spec, where, tensor): open `spec`, write the tensor (copied to the host only when it starts) into
+        where(array), within the window; opens are issued up front unless tensors go one at a time."""
+        cost, limit = self._window(lambda i: jobs[i][2].nelement() * jobs[i][2].element_size())
         with _InFlight() as track:
-            for batch in _windows(arrays, self.in_flight):
-                opens = [track(ts.open(self.write_spec(root, name, a.shape, a.dtype), context=ctx)) for name, a in batch]
-                writes = [track(o.result().write(a)) for o, (_, a) in zip(opens, batch)]
-                for w in writes:
-                    w.result()
+            opens = [track(ts.open(spec, context=ctx)) for spec, _, _ in jobs] if self.in_flight != 1 else None
+
+            def start(i):
+                spec, where, t = jobs[i]
+                store = (opens[i] if opens else track(ts.open(spec, context=ctx))).result()
+                return track(where(store).write(to_numpy(t.detach().cpu())))
+
+            for _, write in _rolling(range(len(jobs)), start, cost, limit):
+                write.result()
 
     def save_async(self, tensors: dict[str, torch.Tensor], root: Path, *, durability: str, staging):
         """TensorStore's own asynchronous writes: the stall opens (creates) every array and issues every write at once
@@ -190,13 +223,34 @@ class TensorStore(Format):
         return background(committed)
 
     def load(self, root: Path, *, device: torch.device) -> dict[str, torch.Tensor]:
-        ctx = self.context("none")
-        names = self.array_names(root)
+        return self._read({name: (self.read_spec(root, name), _whole) for name in self.array_names(root)}, device)
+
+    def _read(self, jobs: dict[str, tuple[dict, object]], device: torch.device) -> dict[str, torch.Tensor]:
+        """Each job name: (spec, where): open `spec`, read where(array) within the window, into a tensor on `device`.
+        On CUDA the host side is pinned and copied to the device without waiting, while later reads go on."""
+        ctx = self.context("none", reading=True)
+        opens = {name: ts.open(spec, context=ctx) for name, (spec, _) in jobs.items()} if self.in_flight != 1 else {}
+        regions = {}
+
+        def region(name):
+            if name not in regions:
+                spec, where = jobs[name]
+                regions[name] = where((opens.get(name) or ts.open(spec, context=ctx)).result())
+            return regions[name]
+
+        def start(name):
+            source = region(name)
+            if not self.read_into:
+                return source.read(), None
+            host = _empty(source, pinned=device.type == "cuda")
+            return ts.array(to_numpy(host), copy=False, write=True, context=ctx).write(source), host
+
         out = {}
-        for batch in _windows(names, self.in_flight):
-            opens = [ts.open(self.read_spec(root, name), context=ctx) for name in batch]
-            reads = [o.result().read() for o in opens]
-            out.update((name, from_numpy(r.result()).to(device)) for name, r in zip(batch, reads))
+        cost, limit = self._window(lambda name: region(name).size * region(name).dtype.numpy_dtype.itemsize)
+        for name, (future, host) in _rolling(list(jobs), start, cost, limit):
+            result = future.result()
+            regions.pop(name)
+            out[name] = (from_numpy(result) if host is None else host).to(device, non_blocking=host is not None)
         return out
 
     def save_rank(self, pieces, root: Path, *, durability: str, world) -> None:
@@ -224,26 +278,15 @@ class TensorStore(Format):
                 source.experimental_copy_range_to(target).result()
 
     def _write_pieces(self, pieces, root: Path, ctx: ts.Context, world) -> None:
-        items = [(name, p, to_numpy(t.cpu())) for name, (p, t) in pieces.items()
-                 if p.writes(world.rank) and (p.replicated or p.stop > p.start)]
-        with _InFlight() as track:
-            for batch in _windows(items, self.in_flight):
-                opens = [track(ts.open(self.write_spec(root, name, p.shape, a.dtype, _grid(p, world.size)), context=ctx))
-                         for name, p, a in batch]
-                writes = [track(_region(o.result(), p).write(a)) for o, (_, p, a) in zip(opens, batch)]
-                for w in writes:
-                    w.result()
+        jobs = [(self.write_spec(root, name, p.shape, _numpy_dtype(t.dtype), _grid(p, world.size)),
+                 partial(_region, p=p), t)
+                for name, (p, t) in pieces.items() if p.writes(world.rank) and (p.replicated or p.stop > p.start)]
+        self._write(jobs, ctx)
 
     def load_rank(self, root: Path, pieces, *, device: torch.device, world, saved_world_size: int) -> dict:
         """Each rank reads its rows of every global array, whatever the world size that wrote it."""
-        ctx = self.context("none")
-        names = list(pieces)
-        out = {}
-        for batch in _windows(names, self.in_flight):
-            opens = [ts.open(self.read_spec(root, name), context=ctx) for name in batch]
-            reads = [_region(o.result(), pieces[name]).read() for o, name in zip(opens, batch)]
-            out.update((name, from_numpy(r.result()).to(device)) for name, r in zip(batch, reads))
-        return out
+        return self._read({name: (self.read_spec(root, name), partial(_region, p=p)) for name, p in pieces.items()},
+                          device)
 
 
 def _grid(p, world_size: int) -> tuple[int, ...]:
@@ -253,3 +296,16 @@ def _grid(p, world_size: int) -> tuple[int, ...]:
 
 def _region(array, p):
     return array if p.replicated else array[p.start : p.stop]
+
+
+def _whole(array):
+    return array
+
+
+def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
+    return to_numpy(torch.empty(0, dtype=dtype)).dtype
+
+
+def _empty(source, pinned: bool) -> torch.Tensor:
+    """An uninitialised host tensor for `source`'s data (pinned: for copies to CUDA without waiting)."""
+    return from_numpy(np.empty(0, source.dtype.numpy_dtype)).new_empty(tuple(source.shape), pin_memory=pinned)

@@ -1,0 +1,179 @@
+"""How the TensorStore methods bound what is in flight, read into tensors allocated first, and how every benchmark's
+rounds are run (with or without a warm-up round); the parallel removal of a checkpoint."""
+import dataclasses
+import os
+import threading
+
+import pytest
+import torch
+
+from bench.backends import tensorstore
+from bench.backends.tensorstore import TensorStore, _rolling
+from bench.checkpoint import mismatches
+from bench.chunks import FixedChunks
+from bench.memory import SAMPLER_NAME, peak_memory
+from bench.timing import measure
+from bench.workspace import remove_tree
+
+CPU = torch.device("cpu")
+
+
+class Started:
+    """Records what _rolling starts and finishes, to check the window at every step."""
+
+    def __init__(self, sizes: dict):
+        self.sizes, self.running, self.order, self.most = sizes, set(), [], 0
+
+    def start(self, item):
+        self.running.add(item)
+        self.most = max(self.most, sum(self.sizes[i] for i in self.running))
+        return item
+
+    def run(self, limit):
+        for item, future in _rolling(list(self.sizes), self.start, self.sizes.get, limit):
+            assert item == future
+            self.running.remove(item)
+            self.order.append(item)
+        return self
+
+
+def test_the_window_keeps_started_bytes_at_or_under_the_limit_and_keeps_the_order():
+    sizes = {"a": 3, "b": 4, "c": 2, "d": 5, "e": 1}
+    seen = Started(sizes).run(limit=6)
+    assert seen.order == list(sizes) and seen.most <= 6 and not seen.running
+
+
+def test_an_item_larger_than_the_window_goes_alone():
+    seen = Started({"small": 1, "huge": 10, "tail": 1}).run(limit=4)
+    assert seen.most == 10 and seen.order == ["small", "huge", "tail"]
+
+
+def test_no_limit_starts_everything_before_the_first_wait():
+    sizes = {str(i): 1 for i in range(5)}
+    seen = Started(sizes).run(limit=float("inf"))
+    assert seen.most == 5
+
+
+TENSORS = {
+    "big": torch.arange(300 * 40, dtype=torch.float32).reshape(300, 40),
+    "half": torch.randn(70, 33, generator=torch.Generator().manual_seed(0)).to(torch.bfloat16),
+    "scalar": torch.tensor(7, dtype=torch.int64),
+    "empty": torch.zeros(0, 5, dtype=torch.float16),
+}
+VARIANTS = {
+    "window": dict(in_flight=None, window_bytes=10_000),
+    "into": dict(in_flight=None, window_bytes=10_000, read_into=True),
+    "memmap": dict(in_flight=None, read_into=True, read_mode="memmap"),
+    "direct": dict(in_flight=None, read_into=True, read_mode="direct"),
+    "one at a time": dict(in_flight=1, read_into=True),
+}
+
+
+@pytest.mark.parametrize("settings", VARIANTS.values(), ids=list(VARIANTS))
+def test_every_read_path_round_trips_bitwise(settings, tmp_path):
+    fmt = TensorStore(chunks=FixedChunks(16), **settings)
+    fmt.save(TENSORS, tmp_path, durability="fsync")
+    assert mismatches(TENSORS, fmt.load(tmp_path, device=CPU)) == []
+
+
+def test_reading_into_tensors_holds_no_second_copy(tmp_path):
+    """The peak of a load into tensors allocated first, chunks memory-mapped: the tensors, not tensors plus chunks."""
+    big = {f"t{i}": torch.randn(1024, 1024, generator=torch.Generator().manual_seed(i)) for i in range(8)}  # 32 MiB
+    logical = sum(t.nelement() * t.element_size() for t in big.values())
+    peaks = {}
+    for label, settings in (("new arrays", {}), ("into", dict(read_into=True, read_mode="memmap"))):
+        fmt = TensorStore(chunks=FixedChunks(256), in_flight=None, **settings)
+        root = tmp_path / label.replace(" ", "-")
+        root.mkdir()
+        fmt.save(big, root, durability="none")
+        with peak_memory(CPU) as peaks[label]:
+            loaded = fmt.load(root, device=CPU)
+        del loaded
+    assert peaks["into"]["peak_anon_bytes"] < 1.4 * logical < peaks["new arrays"]["peak_anon_bytes"]
+
+
+def test_a_window_holds_fewer_bytes_than_all_at_once(tmp_path, monkeypatch):
+    """Counted where TensorStore is asked to write: the bytes whose writes have started and not yet been awaited."""
+    calls = []
+    real = tensorstore._rolling
+
+    def spying(items, start, cost, limit):
+        running = {}
+
+        def counted(item):
+            running[item] = cost(item)
+            calls.append(sum(running.values()))
+            return start(item)
+
+        for item, future in real(items, counted, cost, limit):
+            yield item, future
+            running.pop(item)
+
+    monkeypatch.setattr(tensorstore, "_rolling", spying)
+    tensors = {f"t{i}": torch.ones(64, 64) for i in range(6)}  # 16 KiB each
+    TensorStore(chunks=FixedChunks(32), in_flight=None, window_bytes=40_000).save(tensors, tmp_path, durability="none")
+    assert max(calls) == 2 * 16384
+    calls.clear()
+    TensorStore(chunks=FixedChunks(32), in_flight=None).save(tensors, tmp_path / "all", durability="none")
+    assert max(calls) == 6
+
+
+class Benchmark:
+    """pytest-benchmark's pedantic, as far as measure() uses it: setup, target, teardown for every round."""
+
+    def pedantic(self, target, setup, teardown, rounds):
+        for _ in range(rounds):
+            args, kwargs = setup()
+            result = target(*args, **kwargs)
+            teardown(*args, **kwargs)
+        return result
+
+
+@pytest.mark.parametrize("warmup", [False, True])
+def test_a_warm_up_round_runs_only_when_asked_and_the_peaks_come_from_one_round(warmup):
+    calls = []
+
+    def target(n):
+        calls.append(n)
+        block = bytearray(64 * 2**20 if len(calls) == 1 else 0)  # only the first call of all holds 64 MiB
+        return len(block)
+
+    measured = measure(Benchmark(), target, lambda: (len(calls),), rounds=3, device=CPU, warmup=warmup)
+    assert len(calls) == 3 + warmup and len(measured.cpu_user_s) == 3
+    assert measured.peaks["peak_anon_bytes"] >= 60 * 2**20  # the first round, timed or not, is the measured one
+
+
+def test_the_sampler_stops_when_a_timed_round_raises():
+    def target():
+        raise RuntimeError("disk gone")
+
+    with pytest.raises(RuntimeError):
+        measure(Benchmark(), target, tuple, rounds=2, device=CPU)
+    assert SAMPLER_NAME not in {t.name for t in threading.enumerate()}
+
+
+def test_remove_tree_removes_every_level_and_only_the_link_not_its_target(tmp_path):
+    root = tmp_path / "checkpoint"
+    for d in range(5):
+        (root / f"t{d}" / "deeper").mkdir(parents=True)
+        (root / f"t{d}" / "deeper" / "0.0").write_bytes(b"x")
+        (root / f"t{d}" / ".zarray").write_text("{}")
+    (root / "state.json").write_text("{}")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("mine")
+    os.symlink(outside, root / "link")
+    remove_tree(root)
+    assert not root.exists() and (outside / "keep").read_text() == "mine"
+
+
+def test_remove_tree_of_nothing_is_nothing(tmp_path):
+    remove_tree(tmp_path / "gone")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_methods_store_their_new_settings():
+    from bench.methods import REGISTRY, WINDOW_BYTES
+    all_at_once = [m for m in REGISTRY.values() if getattr(m.format, "in_flight", 1) is None]
+    assert all_at_once and all(m.config()["window_bytes"] == WINDOW_BYTES for m in all_at_once)
+    assert dataclasses.asdict(REGISTRY["tensorstore"].format)["window_bytes"] is None
