@@ -1,4 +1,4 @@
-"""Peak memory of one operation (the untimed round only), each above its level at entry, in bytes.
+"""Peak memory of one operation (one round of a benchmark: bench/timing.py), each above its level at entry, in bytes.
 
 - peak_rss_bytes: the kernel's resident high-water mark (VmHWM, reset through /proc/self/clear_refs): exact, but it
   also counts file pages mapped in (a safetensors load maps the checkpoint, so it shows twice the checkpoint).
@@ -15,7 +15,8 @@ wake up in: up to the switch interval, 5 ms, while the operation runs Python cod
 lower bounds; the counters themselves may lag by a few hundred KiB. cgroup v2's memory.peak is no substitute: it is one
 number that also counts page cache the operation only read (not mapped), it needs the process moved into a cgroup of
 its own (delegation that a container or CI job seldom grants), and memory.stat gives current anon / file, no peaks.
-The sampler runs only around the untimed round (bench/timing.py), never during a timed one.
+The sampler runs around one round only (bench/timing.py): the first timed one, or the warm-up round if there is one;
+its cost there is one statm read per millisecond on a thread of its own.
 """
 from __future__ import annotations
 
