@@ -45,7 +45,7 @@ class Options:
     methods: tuple
     ckpt_dir: Path
     durability: str
-    warmup: bool = False  # --benchmark-warmup on: an untimed round before every benchmark's timed ones
+    warmup: bool = False  # an untimed round before every benchmark's timed ones (warmup below)
     async_save: bool = False  # --ckpt-async
     train_every: int = TRAIN_EVERY  # --ckpt-train-every
     train_tokens: int = TRAIN_TOKENS  # --ckpt-train-tokens
@@ -76,15 +76,16 @@ class Options:
         if steps % every:
             raise ValueError(f"--ckpt-train-steps {steps}: not a multiple of --ckpt-train-every {every}, so the round "
                              f"would not end with a checkpoint; give e.g. {4 * every}")
+        device = _device(get("--ckpt-device"))
         return cls(
             model=model,
             state=state,
             dtype=dtype,
-            device=_device(get("--ckpt-device")),
+            device=device,
             methods=tuple(registry.select(get("--ckpt-methods"))),
             ckpt_dir=_ckpt_dir(get("--ckpt-dir")),
             durability=durability,
-            warmup=bool(get("benchmark_warmup")),
+            warmup=warmup(bool(get("benchmark_warmup")), device),
             async_save=async_save,
             train_every=every,
             train_tokens=_count(get, "--ckpt-train-tokens", "tokens", TRAIN_TOKENS),
@@ -100,6 +101,13 @@ def _count(get, option: str, what: str, default: int) -> int:
     if not (value.strip().isdigit() and int(value) > 0):
         raise ValueError(f"{option} {value!r}: give a whole number of {what}, 1 or more (default: {default})")
     return int(value)
+
+
+def warmup(asked: bool, device: torch.device) -> bool:
+    """An untimed round before the timed ones where the first round differs: when asked, on CUDA (context, kernels,
+    the pinned host memory torch keeps for the run) and at N ranks (the process group's first collectives, each
+    rank's own copies of its pieces, kept for the run)."""
+    return asked or device.type == "cuda" or ranks.launched()
 
 
 def _device(name: str) -> torch.device:
