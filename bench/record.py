@@ -29,9 +29,10 @@ def method_identity(method) -> Record:
 
 
 def record(benchmark, identity: Record, model_info: dict, usage: Usage, measured: Measured, world=None,
-           ranks: dict | None = None) -> None:
-    """Call after benchmark.pedantic: throughput needs the measured median. At N ranks, every rank calls it: the
-    memory peaks are the largest rank's, `ranks` says who did the operation (bench.operations.ranks)."""
+           ranks: dict | None = None, throughput: bool = True) -> None:
+    """Call after benchmark.pedantic: throughput needs the measured median (False: a round that is not one pass over
+    the logical bytes). At N ranks, every rank calls it: the memory peaks are the largest rank's, `ranks` says who
+    did the operation (bench.operations.ranks)."""
     peaks = measured.peaks if world is None else world.largest(measured.peaks)
     stored = replace(
         identity,
@@ -40,7 +41,7 @@ def record(benchmark, identity: Record, model_info: dict, usage: Usage, measured
         **peaks,
         **(ranks or {}),
         **measured.cpu(),
-        throughput_gbps=throughput_gbps(model_info["logical_bytes"], benchmark.stats.stats.median),
+        throughput_gbps=throughput_gbps(model_info["logical_bytes"] if throughput else None, benchmark.stats.stats.median),
         schema_version=SCHEMA_VERSION,
     )
     benchmark.extra_info.update(stored.to_json())

@@ -44,7 +44,7 @@ class Piece:
 
     def held(self, tensor: torch.Tensor) -> torch.Tensor:
         """This piece as a rank holds it: in storage of its own, as FSDP2's local shards are (torch.save of a view
-        would write the whole tensor's storage). Made once per tensor and piece, by the first (untimed) round."""
+        would write the whole tensor's storage). Made once per tensor and piece, in the warm-up round (N ranks always have one)."""
         if self.replicated or (self.start, self.stop) == (0, self.shape[0]):
             return tensor
         key = (id(tensor), self.start, self.stop)

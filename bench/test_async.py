@@ -1,8 +1,8 @@
 """Asynchronous saves, only with --ckpt-async (README: Asynchronous saves): for every selected method, the stall that
 training pays (group async-stall: from the call until the tensors may change again) and the time until the
 checkpoint is durable (group async-durable: from the call until it is on stable storage, directories synced with
---ckpt-durability fsync). Both run as every benchmark does (bench/timing.py measure: one untimed round, in which the
-peak memory of what the timer covers is measured, then the timed rounds).
+--ckpt-durability fsync). Both run with a warm-up round (bench/timing.py measure): it allocates the staging buffers
+that the timed rounds reuse, and the peak memory of what the timer covers is measured in it.
 
 No torn snapshots: after every async-stall round, before anything else, the source tensors are overwritten (every
 bit flipped: training's next step), the save is awaited, the tensors are put back, and the checkpoint is loaded and

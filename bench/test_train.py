@@ -38,7 +38,8 @@ def loop(options) -> Loop:
 def test_train_without_checkpoints(benchmark, method, mode, loop, options, rounds):
     measured = measure(benchmark, loop.run, tuple, rounds, options.device, warmup=True)  # Adam's state comes at step 1
     identity = Record(method=TRAIN_NONE, label="no checkpoints", mode=mode, train=loop.describe())
-    record(benchmark, identity, trained_info(loop, options), disk.Usage(0, 0, 0), measured)
+    # a round is training steps, not one pass over the checkpoint's bytes: no throughput
+    record(benchmark, identity, trained_info(loop, options), disk.Usage(0, 0, 0), measured, throughput=False)
 
 
 @pytest.mark.benchmark(group=TRAIN)
@@ -67,7 +68,7 @@ def test_train(benchmark, method, mode, slot, loop, options, rounds, async_group
         raise
     saves.close()
     identity = replace(method_identity(method), mode=mode, train=loop.describe())
-    record(benchmark, identity, trained_info(loop, options), disk.usage(last), measured)
+    record(benchmark, identity, trained_info(loop, options), disk.usage(last), measured, throughput=False)
 
 
 def trained_info(loop: Loop, options) -> dict:

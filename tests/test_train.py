@@ -60,6 +60,7 @@ def test_benchmark_run_stores_the_train_group_verified(tmp_path):
         assert info["logical_bytes"] == 3 * model_bytes + 21 * 4
         assert info["peak_rss_bytes"] is not None and info["cpu_user_s"] is not None
         assert (info["n_files"] >= 1) == (method != TRAIN_NONE)  # one checkpoint's files; none has none
+        assert info["throughput_gbps"] is None  # a round of training is not a pass over the checkpoint's bytes
     assert "Training with checkpoints" not in output  # the end-of-run report needs save and load-cold (-k train)
 
 

@@ -117,6 +117,10 @@ class TensorStore(Format):
 
     name: ClassVar[str] = "tensorstore"
 
+    def __post_init__(self):
+        if self.window_bytes and self.in_flight is not None:
+            raise ValueError("window_bytes bounds the all-at-once schedule only: give it with in_flight=None")
+
     def describe(self) -> dict:
         return {**super().describe(), "chunks": self.chunks.describe()}
 
@@ -227,7 +231,8 @@ class TensorStore(Format):
 
     def _read(self, jobs: dict[str, tuple[dict, object]], device: torch.device) -> dict[str, torch.Tensor]:
         """Each job name: (spec, where): open `spec`, read where(array) within the window, into a tensor on `device`.
-        On CUDA the host side is pinned and copied to the device without waiting, while later reads go on."""
+        With read_into on CUDA, the host tensors are pinned and copied to the device without waiting while later
+        reads go on (the caller synchronises); otherwise each new array is copied to the device as it comes."""
         ctx = self.context("none", reading=True)
         opens = {name: ts.open(spec, context=ctx) for name, (spec, _) in jobs.items()} if self.in_flight != 1 else {}
         regions = {}
