@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import Callable
 
-from bench.disk import libc
 from bench.memory import peak_memory
 
 
@@ -57,7 +56,6 @@ def measure(benchmark, target: Callable, setup: Callable[[], tuple], rounds: int
     def timed_setup():
         nonlocal sampled
         arguments = setup()
-        libc.malloc_trim(0)  # every round starts from a trimmed heap, the measured one included (peak_memory trims)
         if not sampled:
             measured.peaks, sampled = sampling.enter_context(peak_memory(device)), True
         clock.start()
