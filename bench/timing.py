@@ -1,6 +1,6 @@
 """How every benchmark runs: the timed rounds, each with the CPU time the process spent in it, and the peak memory of
-one round: the first timed one, or (with a warm-up) an untimed round before them. A warm-up round runs only where it
-changes what is measured (README: What is measured) or when asked for with pytest-benchmark's --benchmark-warmup on."""
+one round: the first timed one, or (with a warm-up) an untimed round before them. The callers ask for a warm-up where
+it changes what is measured (README: What is measured), and bench.options.warmup for when the user asks for it."""
 from __future__ import annotations
 
 import resource
