@@ -69,12 +69,13 @@ def _rolling(items: list, start, cost, limit: float):
     future before the next item starts. Written here: TensorStore bounds its own concurrency, not bytes in flight."""
     pending, used = deque(), 0
     for item in items:
-        while pending and used + cost(item) > limit:
+        needed = cost(item)
+        while pending and used + needed > limit:
             done, future, spent = pending.popleft()
             yield done, future
             used -= spent
-        pending.append((item, start(item), cost(item)))
-        used += cost(item)
+        pending.append((item, start(item), needed))
+        used += needed
     while pending:
         done, future, _ = pending.popleft()
         yield done, future
@@ -126,7 +127,7 @@ class TensorStore(Format):
 
     def stores(self, dtype: torch.dtype) -> bool:
         try:
-            to_numpy(torch.empty(0, dtype=dtype))
+            _numpy_dtype(dtype)
         except TypeError:  # numpy has no such type (the float8 kinds), and TensorStore's arrays are numpy's
             return False
         return True
