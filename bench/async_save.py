@@ -43,20 +43,20 @@ class Pending:
     (every time it is called)."""
 
     def __init__(self, future: Future):
-        self._future = future
+        self.future = future
 
     def done(self) -> bool:
-        return self._future.done()
+        return self.future.done()
 
     def wait(self) -> None:
-        self._future.result()
+        self.future.result()
 
     def settle(self) -> None:
         """Wait until the background work has ended, whatever its outcome (a second Ctrl-C included): nothing may
         delete or reuse what it writes or reads before then. Its error, if any, is for wait() to report."""
         while True:
             try:
-                self._future.exception()
+                self.future.exception()
                 return
             except KeyboardInterrupt:
                 continue

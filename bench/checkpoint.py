@@ -28,34 +28,39 @@ def save(method, state, root: Path, durability: str = "fsync", world=None) -> No
     if world is None:
         method.format.save(stored, root, durability=durability)
     else:
-        pieces = sharding.layout(stored, world.size, world.rank)
-        method.format.save_rank({n: (p, p.held(stored[n])) for n, p in pieces.items()}, root, durability=durability,
-                                world=world)
+        method.format.save_rank(_rank_pieces(stored, world), root, durability=durability, world=world)
     if world is None or world.main:
         _finish(root, aliases, skeleton, durability, world)
     elif durability == "fsync":
         fsync_dirs(root)
 
 
-def save_async(method, state, root: Path, durability: str = "fsync", staging=None) -> Pending:
+def save_async(method, state, root: Path, durability: str = "fsync", staging=None, world=None) -> Pending:
     """save() in two parts (README: Asynchronous saves): returns once the caller may modify `state` again (the
     format's stall), with a Pending whose wait() returns once the whole checkpoint is durable, as save() leaves it:
     the format's files, then (only if they succeeded) the alias map and skeleton, then with fsync the directories.
     A failure in the background is raised by wait() as one CheckpointError line, and leaves nothing load() accepts.
     `staging` (bench.async_save.Staging) carries the method's host buffers from one save to the next; None: fresh
-    ones, let go when the save ends. One process only."""
+    ones, let go when the save ends. With a World, each rank saves its pieces as save() does, and wait() is a
+    collective (Agreed): it returns on every rank once every rank's part is durable and rank 0 has written the
+    suite's files."""
     tensors, skeleton = nested.flatten(state)
     stored, aliases = split(tensors)
     own = staging is None
     staging = Staging() if own else staging
     try:
-        pending = method.format.save_async(stored, root, durability=durability, staging=staging)
+        if world is None:
+            pending = method.format.save_async(stored, root, durability=durability, staging=staging)
+        else:
+            pending = method.format.save_rank_async(_rank_pieces(stored, world), root, durability=durability,
+                                                    staging=staging, world=world)
     except BaseException:
         if own:
             staging.close()
         raise
     if pending is None:
-        raise ValueError(f"{method.id}: its format ({method.format.name}) has no asynchronous save")
+        at = "" if world is None else " at several ranks"
+        raise ValueError(f"{method.id}: its format ({method.format.name}) has no asynchronous save{at}")
 
     def rest():
         try:
@@ -64,14 +69,83 @@ def save_async(method, state, root: Path, durability: str = "fsync", staging=Non
             finally:
                 if own:
                     staging.close()
-            _finish(root, aliases, skeleton, durability, None)
+            if world is None:
+                _finish(root, aliases, skeleton, durability, None)
+            elif not world.main and durability == "fsync":
+                fsync_dirs(root)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as e:  # DCP's CheckpointException is a BaseException
-            raise CheckpointError(f"{method.id}: the asynchronous save to {root} failed in the background "
-                                  f"({method.format.error_line(e)})") from e
+            raise _failed_in_background(method, root, e) from e
 
-    return background(rest)  # after the format's own background part: one writer thread, first in first out
+    local = background(rest)  # after the format's own background part: one writer thread, first in first out
+    if world is None:
+        return local
+
+    def last():  # rank 0, once every rank's part is durable
+        try:
+            method.format.finish_ranks(root, durability=durability, world=world)
+            _finish(root, aliases, skeleton, durability, world)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:
+            raise _failed_in_background(method, root, e) from e
+
+    return Agreed(local, world, last)
+
+
+def _failed_in_background(method, root: Path, e: BaseException) -> CheckpointError:
+    return CheckpointError(f"{method.id}: the asynchronous save to {root} failed in the background "
+                           f"({method.format.error_line(e)})")
+
+
+class Agreed(Pending):
+    """At N ranks, one rank's asynchronous save: wait() is a collective that every rank calls in the same order (from
+    its main thread). It waits for this rank's part; the ranks agree that every part is durable (a failure on any
+    rank raises bench.ranks.RankError, naming it, on all of them); rank 0 then writes what comes last, and the ranks
+    agree again. Its outcome is kept: a second wait() repeats it without a collective."""
+
+    def __init__(self, local: Pending, world, last):
+        super().__init__(local.future)
+        self._world, self._last, self._outcome = world, last, None
+
+    def wait(self) -> None:
+        if self._outcome is None:
+            self._outcome = self._agree()
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+
+    def _agree(self):
+        try:
+            self._world.agree(_failure(super().wait))
+            self._world.agree(_failure(self._last) if self._world.main else None)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:  # the RankError that every rank raises alike
+            return e
+        return True
+
+
+def _failure(work) -> str | None:
+    """`work()`'s error as one line; None if it succeeded."""
+    try:
+        work()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # DCP's CheckpointException is a BaseException
+        return one_line(e)
+    return None
+
+
+def _rank_pieces(stored: dict[str, torch.Tensor], world) -> dict[str, tuple[sharding.Piece, torch.Tensor]]:
+    """Each stored tensor's piece on this rank, and the piece as the rank holds it (in storage of its own)."""
+    return {n: (p, p.held(stored[n])) for n, p in sharding.layout(stored, world.size, world.rank).items()}
+
+
+def held(state, world) -> dict[str, torch.Tensor]:
+    """What this rank's save() writes from, flat: what training would change under an asynchronous save."""
+    stored, _ = split(nested.flatten(state)[0])
+    return {n: t for n, (_, t) in _rank_pieces(stored, world).items()}
 
 
 def _finish(root: Path, aliases: dict, skeleton, durability: str, world) -> None:

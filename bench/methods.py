@@ -13,6 +13,7 @@ from bench.chunks import FixedChunks, TargetChunks
 T5X_TARGET_BYTES = 64 * 2**20  # T5X's _DESIRED_CHUNK_SIZE_BYTES (docs/methods.md, where it comes from)
 T5X_IO_CONCURRENCY = 128  # T5X's _TS_CONTEXT file_io_concurrency limit (docs/methods.md)
 WINDOW_BYTES = 128 * 2**20  # bytes in flight of the all-at-once methods (T5X's concurrent_gb): README, Memory
+SMALL_CHUNK_WINDOW = 32 * 2**20  # ts+concurrency's: thousands of 8 KiB chunks per tensor keep its threads busy anyway
 DCP_THREADS = 2  # fixed, not per machine, so that runs compare across machines; one per core here
 
 
@@ -41,7 +42,8 @@ REGISTRY: dict[str, Method] = {
         Method("tensorstore", "TensorStore", TensorStore(chunks=_CHUNK64)),
         Method("t5x", "T5X", TensorStore(
             chunks=TargetChunks(target_bytes=T5X_TARGET_BYTES), compressor="gzip", **_ALL_AT_ONCE)),
-        Method("ts+concurrency", "TS + concurrency", TensorStore(chunks=_CHUNK64, **_ALL_AT_ONCE)),
+        Method("ts+concurrency", "TS + concurrency", TensorStore(
+            chunks=_CHUNK64, **{**_ALL_AT_ONCE, "window_bytes": SMALL_CHUNK_WINDOW})),
         Method("ts+chunks", "TS + large chunks", TensorStore(chunks=TargetChunks(target_elements=262_144))),
         Method("ts+compression", "TS + compression", TensorStore(chunks=_CHUNK64, compressor="gzip")),
         # beyond the seed: what people pick today, selected with --ckpt-methods (or 'all')

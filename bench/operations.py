@@ -63,10 +63,12 @@ def timed_load(benchmark, method, saved, state, options, model_info, rounds, col
            {**ranks(state, loader, saving=False), **extra})
 
 
-def require_async_save(method) -> None:
-    """Skip the benchmark of a method whose format has no asynchronous save."""
+def require_async_save(method, world=None) -> None:
+    """Skip the benchmark of a method whose format has no asynchronous save (at N ranks: none at N ranks)."""
     if not method.format.saves_async:
         pytest.skip(f"{method.id}: its format ({method.format.name}) has no asynchronous save")
+    if world is not None and not method.format.saves_async_at_ranks:
+        pytest.skip(f"{method.id}: its format ({method.format.name}) has no asynchronous save at several ranks")
 
 
 def takes_part(world, sub) -> bool:
@@ -95,7 +97,7 @@ def ranked(world, operation):
         line = None
         try:
             result = operation(*args)
-        except (KeyboardInterrupt, SystemExit):
+        except (KeyboardInterrupt, SystemExit, RankError):  # a RankError: the ranks have agreed on it already
             raise
         except BaseException as e:  # any error of any rank stops every rank's round (DCP's is a BaseException)
             result, line = None, one_line(e)

@@ -31,6 +31,7 @@ class World:
     nnodes: int
     local_rank: int
     group: object = None  # the process group; None: a one-rank world without one (rank 0 alone)
+    background: object = None  # a second gloo group, for collectives beside the main thread's (DCP's async uploads)
 
     @property
     def main(self) -> bool:
@@ -98,7 +99,8 @@ def start(device_type: str) -> World:
         dist.init_process_group(backend=backend, timeout=TIMEOUT)
     size = dist.get_world_size()
     nnodes = size // int(os.environ.get("LOCAL_WORLD_SIZE", size))
-    return World(rank=dist.get_rank(), size=size, nnodes=nnodes, local_rank=local_rank, group=dist.group.WORLD)
+    return World(rank=dist.get_rank(), size=size, nnodes=nnodes, local_rank=local_rank, group=dist.group.WORLD,
+                 background=dist.new_group(backend="gloo", timeout=TIMEOUT))
 
 
 def stop() -> None:

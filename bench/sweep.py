@@ -5,7 +5,7 @@ from itertools import product
 
 from bench.backends.tensorstore import TensorStore
 from bench.chunks import TargetChunks
-from bench.methods import T5X_IO_CONCURRENCY, Method
+from bench.methods import T5X_IO_CONCURRENCY, WINDOW_BYTES, Method
 from runschema import SweepAxes, flight_label, size_label
 
 CHUNK_TARGETS = [64 * 2**10, 256 * 2**10, 2**20, 4 * 2**20, 16 * 2**20, 64 * 2**20, 256 * 2**20]
@@ -24,6 +24,10 @@ def point(target: int, in_flight: int | None, codec: str | None) -> Method:
             in_flight=in_flight,
             # sequential keeps TensorStore's default I/O limit, as the original guide's sequential methods do
             io_concurrency=None if in_flight == 1 else (in_flight or T5X_IO_CONCURRENCY),
+            # every point schedules and reads as ts+tuned does: the axes are compared on the method's own paths
+            window_bytes=WINDOW_BYTES if in_flight is None else None,
+            read_into=True,
+            read_mode="memmap",
         ),
     )
 

@@ -24,8 +24,10 @@ SAVES = {TRAIN_SYNC: SyncSaves, TRAIN_ASYNC: AsyncSaves}
 
 
 @pytest.fixture(scope="module")
-def loop(options) -> Loop:
+def loop(options, world) -> Loop:
     """The model and its optimizer, built once outside every timer; they train on from round to round."""
+    if world is not None:
+        pytest.skip("train: the training loop runs in one process; measure it with pytest alone (without torchrun)")
     if options.model not in PRESETS:
         pytest.skip(f"train: --ckpt-model {options.model} is weight files without a model class to train; the train "
                     f"group needs a preset ({', '.join(PRESETS)})")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+from scipy.stats import mannwhitneyu
+
 import runschema
 from plotting.runs import Run, Stat
 from runschema import BASELINE, CEILING_OPS, GROUPS, LOAD_COLD, SAVE, improvement
@@ -10,6 +12,14 @@ from runschema import BASELINE, CEILING_OPS, GROUPS, LOAD_COLD, SAVE, improvemen
 SIZE_UNITS = (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10), ("B", 1))
 NOISY = 0.20  # IQR / median above which a median is flagged: the rounds disagree by more than a fifth
 PEAKS = (("peak_rss_bytes", "RSS"), ("peak_cuda_bytes", "CUDA"))  # extra_info key, column name
+
+
+def resolved(a: Stat | None, b: Stat | None, alpha: float = 0.05) -> bool | None:
+    """Whether the rounds of two benchmarks differ (Mann-Whitney U, two-sided, p < alpha): a median difference that
+    the rounds do not resolve is noise. None without the rounds (a run stored without --benchmark-save-data)."""
+    if not (a and b and a.data and b.data):
+        return None
+    return float(mannwhitneyu(a.data, b.data, alternative="two-sided").pvalue) < alpha
 
 
 def median(run: Run, group: str, method: str) -> float | None:

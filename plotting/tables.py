@@ -281,6 +281,9 @@ def train_methods(run: Run) -> list[str]:
     return [m for m in run.methods if m in trained] + [m for m in trained if m not in run.methods]
 
 
+UNRESOLVED = "(n.s.)"  # an overhead that the rounds do not resolve
+
+
 def train_table(run: Run) -> Table | None:
     """--ckpt-async's train group: per method its rounds with synchronous and asynchronous checkpoints and what they
     add to the round without checkpoints, in %; that round in the note. None for a run without the group."""
@@ -292,15 +295,22 @@ def train_table(run: Run) -> Table | None:
         stat = run.train.get((method, mode))
         return ms(stat.median if stat else None)
 
-    rows = tuple((m, *(median(m, mode) for mode in TRAIN_MODES), *map(fmt_pct, train_overheads(run, m)))
+    without = run.train.get((TRAIN_NONE, TRAIN_NONE))
+
+    def overhead(method: str, mode: str, pct: float | None) -> str:
+        unresolved = pct is not None and analysis.resolved(without, run.train.get((method, mode))) is False
+        return fmt_pct(pct) + (f" {UNRESOLVED}" if unresolved else "")
+
+    rows = tuple((m, *(median(m, mode) for mode in TRAIN_MODES),
+                  *(overhead(m, mode, pct) for mode, pct in zip(TRAIN_MODES, train_overheads(run, m))))
                  for m in train_methods(run))
     header = ("method", "sync (ms)", "async (ms)", "sync overhead", "async overhead")
-    without = (f"{median(TRAIN_NONE, TRAIN_NONE)} ms" if (TRAIN_NONE, TRAIN_NONE) in run.train
-               else f"{NA} ({NO_TRAIN_NONE})")
-    note = (f"a round: {train_loop(run)}, timed as a whole; without checkpoints ({TRAIN_NONE}): {without}\n"
+    baseline = f"{median(TRAIN_NONE, TRAIN_NONE)} ms" if without else f"{NA} ({NO_TRAIN_NONE})"
+    note = (f"a round: {train_loop(run)}, timed as a whole; without checkpoints ({TRAIN_NONE}): {baseline}\n"
             f"overhead = (round with the method's checkpoints / round without - 1) in %; sync: checkpoint.save; "
             f"async: save_async, each save awaited before the next and the last before the round ends; "
-            f"times: medians of the rounds")
+            f"times: medians of the rounds; {UNRESOLVED}: its rounds and those without checkpoints do not differ "
+            f"(Mann-Whitney U, two-sided, p >= 0.05; 3 rounds against 3 never can: --benchmark-min-rounds=5)")
     return Table(TRAIN_TITLE, header, rows, note)
 
 

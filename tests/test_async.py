@@ -2,8 +2,6 @@
 on wait() and leaves nothing loadable, the benchmark run stores both groups, and the reports show them."""
 import errno
 import threading
-from dataclasses import dataclass
-from typing import ClassVar
 
 import pytest
 import safetensors.torch
@@ -16,7 +14,6 @@ from bench import async_save, checkpoint, nested
 from bench.async_save import Overwrite, Staging, background, process_group
 from bench.backends.dcp import Dcp
 from bench.backends.tensorstore import TensorStore
-from bench.backends.torch_file import TorchFile
 from bench.checkpoint import CheckpointError
 from bench.methods import REGISTRY, Method
 from bench.models import preset_state_dict
@@ -25,7 +22,7 @@ from plotting import panels, tables
 from plotting.runs import load_runs
 from runschema import ASYNC_DURABLE, ASYNC_GROUPS, ASYNC_STALL, SAVE
 from tests.conftest import awkward_tensors
-from tests.helpers import REPO, bench_process, load_run, run_bench, stored_runs, usage_line
+from tests.helpers import REPO, bench_process, load_run, run_bench, stored_runs
 
 CPU = torch.device("cpu")
 ASYNC = [m for m in REGISTRY.values() if m.format.saves_async]
@@ -99,19 +96,19 @@ def test_async_save_round_trips_and_never_tears(method, durability, workspace, g
     assert not list(root.rglob(f"*{async_save.TEMP_SUFFIX}"))
 
 
-@dataclass(frozen=True)
-class NoSnapshot(TorchFile):
-    """A broken asynchronous save: it writes the caller's tensors themselves in the background, without a snapshot."""
+def fake(method_id: str) -> Method:
+    """A method of tests/fake_methods, without leaving that module's test-only methods in the registry."""
+    before = dict(REGISTRY)
+    from tests.fake_methods import FAKES
 
-    name: ClassVar[str] = "no-snapshot"
-
-    def save_async(self, tensors, root, *, durability, staging):
-        return background(lambda: self.save(tensors, root, durability=durability))
+    REGISTRY.clear()
+    REGISTRY.update(before)
+    return FAKES[method_id]
 
 
 def test_the_overwrite_catches_a_save_that_does_not_snapshot(workspace, monkeypatch):
     """The check above can fail: a save that reads the tensors after its stall holds the overwritten bits."""
-    method, state = Method("no-snapshot", "No snapshot", NoSnapshot()), nested_tied_state()
+    method, state = fake("no-snapshot"), nested_tied_state()
     overwrite = Overwrite(state)
     root = workspace.fresh(method.id)
     held = HeldBack(monkeypatch)
@@ -178,13 +175,7 @@ def test_a_snapshot_waits_for_the_save_still_writing_from_its_buffers(workspace)
 
 @pytest.fixture
 def async_fails():
-    """tests/fake_methods.AsyncFails, without leaving its module's test-only methods in the registry."""
-    before = dict(REGISTRY)
-    from tests.fake_methods import AsyncFails
-
-    REGISTRY.clear()
-    REGISTRY.update(before)
-    return Method("async-fails", "Async save fails in the background", AsyncFails())
+    return fake("async-fails")
 
 
 def _failed_in_background(method, root, state=None) -> str:
@@ -287,16 +278,6 @@ def test_without_the_option_the_run_is_unchanged(tmp_path):
     assert not any(run.has(g) for g in ASYNC_GROUPS)
     assert tables.async_table(run) is None and "Asynchronous" not in tables.report_text(run)
     assert all(p.title != panels.ASYNC_TITLE for p in panels.performance_panels(run))
-
-
-def test_async_under_torchrun_is_one_usage_line(tmp_path):
-    import subprocess
-
-    kwargs = bench_process("--ckpt-model", "tiny", "--ckpt-async", storage=tmp_path / "storage")
-    kwargs["env"] |= {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
-                      "MASTER_PORT": "29555"}
-    line = usage_line(subprocess.run(**kwargs, capture_output=True, text=True, timeout=300))
-    assert "--ckpt-async: asynchronous saves are measured in one process only" in line
 
 
 @pytest.mark.parametrize("method_id", ["dcp", "dcp-process"])

@@ -181,6 +181,19 @@ def test_the_train_table_gives_each_methods_overhead_over_the_round_without_chec
     assert "Training with checkpoints" in report_text(run)
 
 
+def test_an_overhead_its_rounds_do_not_resolve_is_marked():
+    data = train_json(0.5, {("pytorch", "sync"): 0.51, ("t5x", "sync"): 1.5})
+    rounds = {"none": [0.45, 0.5, 0.55, 0.48, 0.52], "pytorch": [0.47, 0.51, 0.56, 0.49, 0.53],
+              "t5x": [1.4, 1.5, 1.6, 1.45, 1.55]}
+    for b in data["benchmarks"]:
+        if b["group"] == "train":
+            b["stats"]["data"] = rounds[b["params"]["method"]]
+    rows = {r[0]: r for r in train_table(parse_run(data, "train.json")).rows}
+    assert rows["pytorch"][3] == "+2.0% (n.s.)" and rows["t5x"][3] == "+200.0%"
+    assert "(n.s.): its rounds and those without checkpoints do not differ" in train_table(
+        parse_run(data, "train.json")).note
+
+
 def test_without_the_round_without_checkpoints_the_overheads_are_n_a_and_say_why():
     table = train_table(parse_run(train_json(None, {("pytorch", "sync"): 0.6}), "train.json"))
     assert table.rows == (("pytorch", "600.0", "n/a", "n/a", "n/a"),)

@@ -15,10 +15,11 @@ from bench import sharding
 from bench.backends.tensorstore import TensorStore
 from bench.chunks import FixedChunks
 from bench.workspace import OWNER, PREFIX, remove_abandoned
+from runschema import ASYNC_DURABLE, ASYNC_STALL
 from tests.helpers import REPO, load_run
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
-METHODS = "pytorch,safetensors,dcp,t5x,ts+tuned,ocdbt"
+METHODS = "pytorch,safetensors,dcp,dcp-process,t5x,ts+tuned,ocdbt"
 
 
 def test_rows_are_torch_chunk_sizes_and_small_tensors_are_replicated():
@@ -93,10 +94,11 @@ def _groups(run: dict) -> dict:
 
 def test_two_ranks_round_trip_every_method_and_reshard(tmp_path):
     """Nested Adam state with a tied tensor in bfloat16: sharded, replicated (step) and aliased tensors, every
-    distributed method, resharding 2 -> 1 and 1 -> 2, all verified bitwise by the benchmarks themselves."""
+    distributed method, resharding 2 -> 1 and 1 -> 2, asynchronous saves that are overwritten right after their
+    stall, all verified bitwise by the benchmarks themselves."""
     cmd = _bench([*TORCHRUN, "--standalone", "--nproc-per-node", "2"], tmp_path, "--ckpt-model", "tiny-tied",
-                 "--ckpt-state", "adam", "--ckpt-dtype", "bfloat16", "--ckpt-methods", METHODS,
-                 "--benchmark-json", str(tmp_path / "run.json"))
+                 "--ckpt-state", "adam", "--ckpt-dtype", "bfloat16", "--ckpt-methods", METHODS, "--ckpt-async",
+                 "-rs", "--benchmark-json", str(tmp_path / "run.json"))
     proc = _run(cmd, tmp_path)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     groups = _groups(load_run(tmp_path / "run.json"))
@@ -105,10 +107,15 @@ def test_two_ranks_round_trip_every_method_and_reshard(tmp_path):
         assert (save["world_size"], load["world_size"], load["saved_world_size"]) == (2, 2, 2)
         assert sum(save["rank_bytes"].values()) == save["logical_bytes"]  # each byte written by one rank
         assert save["apparent_bytes"] < 1.5 * save["logical_bytes"]  # a rank writes its piece, not the whole tensor
+        for group in (ASYNC_STALL, ASYNC_DURABLE):
+            saved_async = groups[(group, method, None)]
+            assert (saved_async["world_size"], saved_async["rank_bytes"]) == (2, save["rank_bytes"])
+            assert saved_async["apparent_bytes"] < 1.5 * saved_async["logical_bytes"]
         assert (groups[("load-resharded", method, "to-1")]["world_size"],
                 groups[("load-resharded", method, "to-1")]["saved_world_size"]) == (1, 2)
         assert (groups[("load-resharded", method, "from-1")]["world_size"],
                 groups[("load-resharded", method, "from-1")]["saved_world_size"]) == (2, 1)
+    assert "train: the training loop runs in one process" in proc.stdout  # the reason of the train group's skips
     assert proc.stdout.count("ckpt-bench model:") == 1  # rank 1 prints nothing
     assert len(list((tmp_path / "storage").rglob("*.json"))) == 1  # pytest.ini's autosave: by rank 0 alone
     assert list((tmp_path / "ckpt").iterdir()) == []
@@ -132,9 +139,9 @@ def test_two_hosts_on_localhost(tmp_path):
     assert ("load-resharded", "t5x", "from-1") in groups
 
 
-def _stopped(method: str, tmp_path) -> str:
+def _stopped(method: str, tmp_path, *args: str, k: str = "save") -> str:
     cmd = _bench([*TORCHRUN, "--standalone", "--nproc-per-node", "2"], tmp_path, "--ckpt-model", "tiny",
-                 "--ckpt-methods", method, "-p", "tests.fake_methods", "-k", "save")
+                 "--ckpt-methods", method, "-p", "tests.fake_methods", "-k", k, *args)
     proc = _run(cmd, tmp_path, timeout=400)
     assert proc.returncode != 0
     assert list((tmp_path / "ckpt").iterdir()) == []  # no leftovers
@@ -153,3 +160,16 @@ def test_a_rank_killed_mid_save_ends_the_run_with_a_line_naming_it(tmp_path):
     ours = "Exit: a rank left the process group while rank 0 waited for it" in output
     torchrun = "Signal 9 (SIGKILL)" in output and re.search(r"rank\s*: 1 \(local_rank: 1\)", output)
     assert ours or torchrun, output[-4000:]
+
+
+def test_an_async_save_failing_on_one_rank_is_its_line_on_every_rank(tmp_path):
+    """Rank 1's background write fails (disk full); every rank's wait() raises it, named, and nothing is left."""
+    output = _stopped("async-fails", tmp_path, "--ckpt-async", k="async_durable")
+    assert re.search(r"Exit: rank 1: CheckpointError: async-fails: the asynchronous save to \S+ failed in the "
+                     r"background \(OSError: \[Errno 28\] No space left on device \(test\)\)", output), output[-4000:]
+
+
+def test_a_torn_async_save_at_two_ranks_fails_its_round(tmp_path):
+    """The overwrite after the stall reaches the pieces each rank holds: a save without a snapshot is caught."""
+    output = _stopped("no-snapshot", tmp_path, "--ckpt-async", k="async_stall")
+    assert re.search(r"Exit: rank [01]: no-snapshot: \d+ tensors did not round-trip bitwise", output), output[-4000:]

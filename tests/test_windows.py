@@ -180,7 +180,9 @@ def test_a_byte_window_needs_the_all_at_once_schedule():
 
 
 def test_methods_store_their_new_settings():
-    from bench.methods import REGISTRY, WINDOW_BYTES
+    from bench.methods import REGISTRY, SMALL_CHUNK_WINDOW, WINDOW_BYTES
     all_at_once = [m for m in REGISTRY.values() if getattr(m.format, "in_flight", 1) is None]
-    assert all_at_once and all(m.config()["window_bytes"] == WINDOW_BYTES for m in all_at_once)
+    windows = {m.id: m.config()["window_bytes"] for m in all_at_once}
+    assert windows.pop("ts+concurrency") == SMALL_CHUNK_WINDOW
+    assert windows and set(windows.values()) == {WINDOW_BYTES}
     assert dataclasses.asdict(REGISTRY["tensorstore"].format)["window_bytes"] is None

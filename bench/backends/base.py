@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import torch
 
+from bench.async_save import Staging, background
 from bench.sharding import Piece, assemble, overlapping
 
 
@@ -64,6 +65,12 @@ class Format(ABC):
     def saves_async(self) -> bool:
         return type(self).save_async is not Format.save_async
 
+    @property
+    def saves_async_at_ranks(self) -> bool:
+        """Its own save_rank_async, or the default one over save_async where save_rank is the default layout too."""
+        own = type(self).save_rank_async is not Format.save_rank_async
+        return own or (self.saves_async and type(self).save_rank is Format.save_rank)
+
     def error_line(self, exc: BaseException) -> str:
         """This library's exception as one line that says what is wrong with the checkpoint."""
         return one_line(exc)
@@ -86,12 +93,23 @@ class Format(ABC):
     def save_rank(self, pieces: dict[str, tuple[Piece, torch.Tensor]], root: Path, *, durability: str, world) -> None:
         """Write this rank's pieces of the global tensors: here, with save(), its rows into root/rank-R, and (rank 0)
         the replicated tensors into root/replicated, so that no rank has to read another's file for them."""
-        rows = {name: t for name, (p, t) in pieces.items() if not p.replicated}
-        replicated = {name: t for name, (p, t) in pieces.items() if p.replicated}
-        for directory, tensors in ((rank_dir(root, world.rank), rows), (root / REPLICATED, replicated)):
-            if tensors and (directory.name != REPLICATED or world.main):
-                directory.mkdir()
-                self.save(tensors, directory, durability=durability)
+        for directory, tensors in _rank_files(pieces, root, world):
+            self.save(tensors, directory, durability=durability)
+
+    def save_rank_async(self, pieces: dict[str, tuple[Piece, torch.Tensor]], root: Path, *, durability: str,
+                        staging, world):
+        """save_rank() as save_async() does save(): returns after this rank's stall, with a Pending for its files
+        (bench.checkpoint.save_async makes the ranks agree). Here, save_async() of each of save_rank's directories,
+        each with staging buffers of its own. None: this format has no asynchronous save at N ranks."""
+        if not self.saves_async_at_ranks:  # a layout of its own (save_rank) needs a save_rank_async of its own
+            return None
+        parts = [self.save_async(tensors, directory, durability=durability,
+                                 staging=staging.keep(directory.name, Staging))
+                 for directory, tensors in _rank_files(pieces, root, world)]
+        return background(lambda: [p.wait() for p in parts])  # queued after them: one writer thread, in order
+
+    def finish_ranks(self, root: Path, *, durability: str, world) -> None:
+        """Rank 0, after every rank's asynchronous part is durable: what the format writes last (nothing here)."""
 
     def load_rank(self, root: Path, pieces: dict[str, Piece], *, device: torch.device, world,
                   saved_world_size: int) -> dict[str, torch.Tensor]:
@@ -105,6 +123,19 @@ class Format(ABC):
 
 
 REPLICATED = "replicated"  # at N ranks: the per-rank formats' replicated tensors, written by rank 0
+
+
+def _rank_files(pieces: dict[str, tuple[Piece, torch.Tensor]], root: Path, world) -> list[tuple[Path, dict]]:
+    """Where the per-rank formats write what, each directory made: this rank's rows in root/rank-R, and (rank 0) the
+    replicated tensors in root/replicated."""
+    rows = {name: t for name, (p, t) in pieces.items() if not p.replicated}
+    replicated = {name: t for name, (p, t) in pieces.items() if p.replicated}
+    files = []
+    for directory, tensors in ((rank_dir(root, world.rank), rows), (root / REPLICATED, replicated)):
+        if tensors and (directory.name != REPLICATED or world.main):
+            directory.mkdir()
+            files.append((directory, tensors))
+    return files
 
 
 def _source(root: Path, rank: int, saved: Piece) -> Path:

@@ -47,13 +47,26 @@ class Dcp(Format):
         upload leaves a directory that load() refuses."""
         if self.async_executor == "process" and not dist.is_initialized():
             raise RuntimeError("DCP's process executor needs a process group (bench.async_save.process_group)")
-        cuda = any(t.is_cuda for t in tensors.values())
+        return self._async_save(_by_prefix(tensors), root, durability, staging,
+                                cuda=any(t.is_cuda for t in tensors.values()))
+
+    def save_rank_async(self, pieces, root: Path, *, durability: str, staging, world):
+        """save_rank()'s DTensor state through async_save, on the tensors' own device (the stager makes the host
+        copy); the upload's collectives run on the World's background group, beside the main thread's (the process
+        executor's daemon makes a group of its own and uses this one only to agree on its address)."""
+        cuda = any(t.is_cuda for _, t in pieces.values())
+        mesh = _mesh("cuda" if cuda else "cpu", world.size)
+        state = {n: _dtensor(t, p, mesh) for n, (p, t) in pieces.items()}
+        return self._async_save(state, root, durability, staging, cuda=cuda, process_group=world.background,
+                                planner=DefaultSavePlanner(dedup_save_to_lowest_rank=True))
+
+    def _async_save(self, state: dict, root: Path, durability: str, staging, cuda: bool, **kwargs):
         options = StagingOptions(use_pinned_memory=cuda, use_shared_memory=self.async_executor == "process",
                                  use_async_staging=cuda, use_non_blocking_copy=cuda)
         stager = staging.keep(("dcp", str(options)), lambda: DefaultStager(options))
         staging.settle()  # the stager's cached storages are still being written from by the previous save
-        response = dcp.async_save(_by_prefix(tensors), storage_writer=self._writer(root, durability),
-                                  async_stager=stager, async_checkpointer_type=EXECUTORS[self.async_executor])
+        response = dcp.async_save(state, storage_writer=self._writer(root, durability), async_stager=stager,
+                                  async_checkpointer_type=EXECUTORS[self.async_executor], **kwargs)
         if isinstance(response, AsyncSaveResponse):  # staging ran in the stager's own thread: wait for it
             response.staging_completion.result()
             response = response.upload_completion

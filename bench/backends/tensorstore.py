@@ -187,8 +187,10 @@ class TensorStore(Format):
         return sorted(p.name for p in root.iterdir() if (p / marker).is_file())
 
     def save(self, tensors: dict[str, torch.Tensor], root: Path, *, durability: str) -> None:
-        jobs = [(self.write_spec(root, name, t.shape, _numpy_dtype(t.dtype)), _whole, t) for name, t in tensors.items()]
-        self._write(jobs, self.context(durability))
+        self._write(self._jobs(tensors, root), self.context(durability))
+
+    def _jobs(self, tensors: dict[str, torch.Tensor], root: Path) -> list[tuple[dict, object, torch.Tensor]]:
+        return [(self.write_spec(root, name, t.shape, _numpy_dtype(t.dtype)), _whole, t) for name, t in tensors.items()]
 
     def _write(self, jobs: list[tuple[dict, object, torch.Tensor]], ctx: ts.Context) -> None:
         """Each job (spec, where, tensor): open `spec`, write the tensor (copied to the host only when it starts) into
@@ -206,17 +208,20 @@ class TensorStore(Format):
                 write.result()
 
     def save_async(self, tensors: dict[str, torch.Tensor], root: Path, *, durability: str, staging):
-        """TensorStore's own asynchronous writes: the stall opens (creates) every array and issues every write at once
-        (`in_flight` limits synchronous saves only: waiting for a window's commits would put the writes back into
-        the stall), and lasts until every write's `copy` future is ready: TensorStore has copied the source into its
-        own buffers, so the caller may modify it. The background waits for every `commit` (with file_io_sync the
-        files are synced). A failed commit leaves a chunk missing, which load() refuses (fill_missing_data_reads is
-        false)."""
-        ctx = self.context(durability)
-        arrays = [(name, to_numpy(t)) for name, t in to_host(tensors).items()]
+        """TensorStore's own asynchronous writes (_write_async)."""
+        return self._write_async(self._jobs(tensors, root), self.context(durability))
+
+    def _write_async(self, jobs: list[tuple[dict, object, torch.Tensor]], ctx: ts.Context):
+        """The stall opens (creates) every array and issues every write at once (`in_flight` and the window limit
+        synchronous saves only: waiting for a window's commits would put the writes back into the stall), and lasts
+        until every write's `copy` future is ready: TensorStore has copied the source into its own buffers, so the
+        caller may modify it. The background waits for every `commit` (with file_io_sync the files are synced). A
+        failed commit leaves a chunk missing, which load() refuses (fill_missing_data_reads is false)."""
+        host = to_host({str(i): t for i, (_, _, t) in enumerate(jobs)})
         with _InFlight() as track:  # an error in the stall returns once TensorStore's threads are done
-            opens = [track(ts.open(self.write_spec(root, name, a.shape, a.dtype), context=ctx)) for name, a in arrays]
-            writes = [track(o.result().write(a)) for o, (_, a) in zip(opens, arrays)]
+            opens = [track(ts.open(spec, context=ctx)) for spec, _, _ in jobs]
+            writes = [track(where(o.result()).write(to_numpy(host[str(i)])))
+                      for i, (o, (_, where, _)) in enumerate(zip(opens, jobs))]
             for w in writes:
                 w.copy.result()
 
@@ -265,16 +270,28 @@ class TensorStore(Format):
         a database of its own, then rank 0 merges them into the checkpoint's database."""
         ctx = self.context(durability)
         if self.kvstore != "ocdbt":
-            self._write_pieces(pieces, root, ctx, world)
+            self._write(self._piece_jobs(pieces, root, world), ctx)
             return
         line = None
         try:
-            self._write_pieces(pieces, root / f"ocdbt.process_{world.rank}", ctx, world)
+            self._write(self._piece_jobs(pieces, self._rank_root(root, world), world), ctx)
         except Exception as e:
             line = self.error_line(e)
         world.agree(line)  # the barrier before the merge, which every rank reaches even when its writes failed
         if world.main:
             self._merge(root, world.size, ctx)
+
+    def save_rank_async(self, pieces, root: Path, *, durability: str, staging, world):
+        """save_rank()'s writes, issued as save_async() issues them; OCDBT's merge comes in finish_ranks()."""
+        return self._write_async(self._piece_jobs(pieces, self._rank_root(root, world), world), self.context(durability))
+
+    def finish_ranks(self, root: Path, *, durability: str, world) -> None:
+        if self.kvstore == "ocdbt":
+            self._merge(root, world.size, self.context(durability))
+
+    def _rank_root(self, root: Path, world) -> Path:
+        """Where a rank writes: the checkpoint's arrays, or with OCDBT a database of its own, merged by rank 0."""
+        return root / f"ocdbt.process_{world.rank}" if self.kvstore == "ocdbt" else root
 
     def _merge(self, root: Path, world_size: int, ctx: ts.Context) -> None:
         target = ts.KvStore.open(self.kvstore_spec(root, None), context=ctx).result()
@@ -283,11 +300,10 @@ class TensorStore(Format):
                 source = ts.KvStore.open(self.kvstore_spec(root / f"ocdbt.process_{rank}", None), context=ctx).result()
                 source.experimental_copy_range_to(target).result()
 
-    def _write_pieces(self, pieces, root: Path, ctx: ts.Context, world) -> None:
-        jobs = [(self.write_spec(root, name, p.shape, _numpy_dtype(t.dtype), _grid(p, world.size)),
+    def _piece_jobs(self, pieces, root: Path, world) -> list[tuple[dict, object, torch.Tensor]]:
+        return [(self.write_spec(root, name, p.shape, _numpy_dtype(t.dtype), _grid(p, world.size)),
                  partial(_region, p=p), t)
                 for name, (p, t) in pieces.items() if p.writes(world.rank) and (p.replicated or p.stop > p.start)]
-        self._write(jobs, ctx)
 
     def load_rank(self, root: Path, pieces, *, device: torch.device, world, saved_world_size: int) -> dict:
         """Each rank reads its rows of every global array, whatever the world size that wrote it."""
