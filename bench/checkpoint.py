@@ -54,10 +54,13 @@ def save_async(method, state, root: Path, durability: str = "fsync", staging=Non
         else:
             pending = method.format.save_rank_async(_rank_pieces(stored, world), root, durability=durability,
                                                     staging=staging, world=world)
-    except BaseException:
+    except BaseException as e:
         if own:
             staging.close()
-        raise
+        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise CheckpointError(f"{method.id}: the asynchronous save to {root} failed before it went to the background "
+                              f"({method.format.error_line(e)})") from e
     if pending is None:
         at = "" if world is None else " at several ranks"
         raise ValueError(f"{method.id}: its format ({method.format.name}) has no asynchronous save{at}")

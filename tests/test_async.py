@@ -1,6 +1,11 @@
 """Asynchronous saves (--ckpt-async): every async method round-trips and never tears, a background failure is one line
 on wait() and leaves nothing loadable, the benchmark run stores both groups, and the reports show them."""
 import errno
+import json
+import os
+import shutil
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -199,6 +204,29 @@ def test_a_failing_background_write_is_one_line_and_leaves_no_checkpoint(async_f
     line = _failed_in_background(async_fails, root)
     assert "OSError: [Errno 28] No space left on device (test)" in line
     assert list(root.iterdir()) == []  # the half-written temporary file is gone, and model.pth never appeared
+
+
+def test_a_tmpfs_that_fills_up_mid_write_is_one_line_and_nothing_loads(tmp_path):
+    """For real: each async method saves into a tmpfs with room for half its data (tests/full_disk.py, as root of a
+    user and mount namespace, so no privilege is needed). The failure comes out of wait() (or, where TensorStore's
+    first writes fill the disk before its last arrays are created, out of the stall) as one CheckpointError line
+    naming the method, and load() refuses what is left."""
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1) here to mount a small tmpfs without privileges")
+    ids = [m.id for m in ASYNC]
+    proc = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", sys.executable, "-m", "tests.full_disk",
+                           str(tmp_path), *ids], capture_output=True, text=True, timeout=600, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    if proc.returncode and proc.stderr.startswith("unshare:"):
+        pytest.skip(f"user namespaces are not available here ({proc.stderr.strip()})")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    outcomes = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert [o["method"] for o in outcomes] == ids
+    for o in outcomes:
+        line = o.get("wait") or o.get("stall")
+        assert line and "\n" not in line and line.startswith(f"{o['method']}: the asynchronous save to "), o
+        assert o.get("stall") is None or o["method"] in {m.id for m in ASYNC if isinstance(m.format, TensorStore)}, o
+        assert "cannot load the checkpoint" in (o["load"] or ""), o
 
 
 def test_safetensors_disk_full_mid_file(workspace, monkeypatch):

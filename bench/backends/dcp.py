@@ -18,6 +18,7 @@ from torch.distributed.tensor import DTensor, Replicate, Shard
 
 from bench.async_save import Pending
 from bench.backends.base import Format, one_line, to_host
+from bench.backends.torch_file import short_write
 from bench.sharding import Piece
 
 EXECUTORS = {"thread": AsyncCheckpointerType.THREAD, "process": AsyncCheckpointerType.PROCESS}
@@ -56,7 +57,12 @@ class Dcp(Format):
         executor's daemon makes a group of its own and uses this one only to agree on its address)."""
         cuda = any(t.is_cuda for _, t in pieces.values())
         mesh = _mesh("cuda" if cuda else "cpu", world.size)
-        state = {n: _dtensor(t, p, mesh) for n, (p, t) in pieces.items()}
+        made = staging.keep(("dcp", "dtensors"), dict)  # DTensor.from_local: 10-60 ms of the stall for 75 pieces
+        state = {}
+        for n, (p, t) in pieces.items():
+            if n not in made or made[n][0] is not t:
+                made[n] = (t, _dtensor(t, p, mesh))
+            state[n] = made[n][1]
         return self._async_save(state, root, durability, staging, cuda=cuda, process_group=world.background,
                                 planner=DefaultSavePlanner(dedup_save_to_lowest_rank=True))
 
@@ -107,7 +113,9 @@ class Dcp(Format):
 
     def error_line(self, exc: BaseException) -> str:
         if isinstance(exc, dcp.CheckpointException):  # its message is its workers' traceback: the cause is last
-            return one_line(exc, str(exc).strip().splitlines()[-1])
+            cause = str(exc).strip().splitlines()[-1]
+            short = short_write(cause)
+            return one_line(exc, f"{cause.split(':', 1)[0]}: {short}" if short else cause)
         return super().error_line(exc)
 
 

@@ -16,6 +16,16 @@ FILENAME = "model.pth"
 _WEIGHTS_ONLY = re.compile(r"WeightsUnpickler error: (.*?)(\. Please|$)", re.M)  # torch's reason comes mid-paragraph
 
 
+_SHORT_WRITE = re.compile(r"\[enforce fail at inline_container\.cc:\d+\] \. (unexpected pos \d+ vs \d+)")
+
+
+def short_write(text: str) -> str | None:
+    """The reason behind PyTorch's zip writer's check on a write that came up short (torch.save, DCP's files), or None
+    for another message."""
+    found = _SHORT_WRITE.search(text)
+    return f"PyTorch's zip writer could not write the whole file ({found[1]}), as when the disk is full" if found else None
+
+
 def weights_only_refusal(exc: BaseException) -> str | None:
     """Why torch.load(weights_only=True) refused a file (its message is a paragraph), or None for another error."""
     refused = _WEIGHTS_ONLY.search(str(exc))
@@ -53,4 +63,6 @@ class TorchFile(Format):
     def error_line(self, exc: BaseException) -> str:
         if refused := weights_only_refusal(exc):
             return one_line(exc, f"torch.load(weights_only=True) refused it: {refused}")
+        if short := short_write(str(exc)):
+            return one_line(exc, short)
         return super().error_line(exc)
