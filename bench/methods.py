@@ -46,7 +46,7 @@ REGISTRY: dict[str, Method] = {
             chunks=_CHUNK64, **{**_ALL_AT_ONCE, "window_bytes": SMALL_CHUNK_WINDOW})),
         Method("ts+chunks", "TS + large chunks", TensorStore(chunks=TargetChunks(target_elements=262_144))),
         Method("ts+compression", "TS + compression", TensorStore(chunks=_CHUNK64, compressor="gzip")),
-        # beyond the seed: what people pick today, selected with --ckpt-methods (or 'all')
+        # beyond the original guide's six: what people pick today, selected with --ckpt-methods (or 'all')
         Method("safetensors", "safetensors", Safetensors()),
         Method("pytorch-mmap", "PyTorch mmap", TorchFile(mmap=True)),
         Method("dcp", "torch DCP", Dcp(threads=DCP_THREADS)),

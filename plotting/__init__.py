@@ -1,1 +1,1 @@
-"""Reports from stored pytest-benchmark runs: the seed's tables, its 4-panel figure, comparisons."""
+"""Reports from stored pytest-benchmark runs: the original guide's tables, its 4-panel figure, comparisons."""

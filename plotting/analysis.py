@@ -121,6 +121,6 @@ def balance(run: Run) -> dict[str, float]:
 
 
 def size_unit(values) -> tuple[str, int]:
-    """The largest binary unit in which the biggest value is at least 1 (the seed's sizes are GiB)."""
+    """The largest binary unit in which the biggest value is at least 1 (the original guide's sizes are GiB)."""
     biggest = max(values, default=0)
     return next(((name, div) for name, div in SIZE_UNITS if biggest >= div), SIZE_UNITS[-1])

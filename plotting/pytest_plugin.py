@@ -1,4 +1,4 @@
-"""The seed's tables at the end of `pytest bench/ --benchmark-only`, from the run's own stored JSON."""
+"""The original guide's tables at the end of `pytest bench/ --benchmark-only`, from the run's own stored JSON."""
 from __future__ import annotations
 
 import pytest

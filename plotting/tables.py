@@ -1,4 +1,4 @@
-"""The seed's tables, the rankings and the recommendations, as terminal text and as markdown."""
+"""The original guide's tables, the rankings and the recommendations, as terminal text and as markdown."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +10,7 @@ from runschema import NAMED, BASELINE, CEILING_OPS, GROUPS, LOAD_COLD, LOAD_WARM
 from runschema import ASYNC_DURABLE, ASYNC_STALL, TRAIN_MODES, TRAIN_NONE, train_overhead
 
 NA = "n/a"
-GROUP_NAMES = {SAVE: "save", LOAD_COLD: "load", LOAD_WARM: "load-warm"}  # the seed calls load-cold "load"
+GROUP_NAMES = {SAVE: "save", LOAD_COLD: "load", LOAD_WARM: "load-warm"}  # the original guide calls load-cold "load"
 LOAD_NOTE = "load = load-cold: page cache evicted before every round; load-warm: checkpoint already in the page cache"
 NO_BASELINE = f"improvements need the '{BASELINE}' baseline in the run; include it in --ckpt-methods"
 NO_SIZES = "the run stores no disk_bytes"
@@ -71,7 +71,7 @@ def _md_row(cells) -> str:
 
 
 def ms_format(*runs: Run):
-    """Milliseconds with one decimal as the seed; more when the fastest median is under 10 ms (tiny runs)."""
+    """Milliseconds with one decimal as the original guide; more when the fastest median is under 10 ms (tiny runs)."""
     fastest = min(s.median for run in runs for s in run.stats.values()) * 1000
     decimals = 1 if fastest >= 10 else 2 if fastest >= 1 else 3
     return lambda seconds: NA if seconds is None else f"{seconds * 1000:.{decimals}f}"

@@ -1,4 +1,4 @@
-"""Runs for the report tests: two real tiny runs (tests/data, trimmed) and the seed's published table as a run."""
+"""Runs for the report tests: two real tiny runs (tests/data, trimmed) and the original guide's published table as a run."""
 from __future__ import annotations
 
 import json
@@ -35,7 +35,7 @@ def keep(data: dict, predicate) -> dict:
 
 
 def seed_json() -> dict:
-    """The minimal run a hand could build from the seed's table: group, param, stats.median, disk_bytes."""
+    """The minimal run a hand could build from the original guide's table: group, param, stats.median, disk_bytes."""
     return {
         "benchmarks": [
             {

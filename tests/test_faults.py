@@ -296,7 +296,7 @@ def _largest_file(root: Path) -> Path:
     return max((p for p in root.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
 
 
-TRUNCATED = {  # what the one line says, for the seed's three kinds of file
+TRUNCATED = {  # what the one line says, for the original guide's three kinds of file
     "pytorch": "PytorchStreamReader failed reading zip archive",
     "tensorstore": "Not enough data",
     "t5x": "reading truncated Zlib-compressed stream",

@@ -30,17 +30,17 @@ def test_the_comparison_table_is_the_seeds(run):
 
 def test_the_improvements_are_the_seeds(run):
     ours = {m: (save, load) for m, save, load in improvement_table(run).rows}
-    # One cell differs by 0.1: the seed printed -67.4% for t5x load, but its own table gives
-    # (17530 - 29355) / 17530 = -67.456%, i.e. -67.5%; the seed computed it from its unrounded times.
+    # One cell differs by 0.1: the original guide printed -67.4% for t5x load, but its own table gives
+    # (17530 - 29355) / 17530 = -67.456%, i.e. -67.5%; the guide computed it from its unrounded times.
     assert {m: v for m, v in ours.items() if m != "pytorch"} == {**SEED_IMPROVEMENTS, "t5x": ("+53.6%", "-67.5%")}
-    assert ours["pytorch"] == ("+95.8%", "+79.5%")  # the seed left PyTorch out of this table
+    assert ours["pytorch"] == ("+95.8%", "+79.5%")  # the guide left PyTorch out of this table
 
 
 def test_the_rankings_follow_the_seeds_numbers(run):
-    # The seed's save ranking lists ts+chunks (67890 ms) before t5x (66450 ms); by its own numbers t5x is faster.
+    # The original guide's save ranking lists ts+chunks (67890 ms) before t5x (66450 ms); by its own numbers t5x is faster.
     save = ["pytorch", "t5x", "ts+chunks", "ts+concurrency", "tensorstore", "ts+compression"]
     assert [r[1] for r in ranking_table(run, SAVE).rows] == save
-    # The seed's load ranking (without PyTorch) is exactly this order.
+    # The original guide's load ranking (without PyTorch) is exactly this order.
     load = ["pytorch", "ts+concurrency", "tensorstore", "ts+chunks", "ts+compression", "t5x"]
     assert [r[1] for r in ranking_table(run, LOAD_COLD).rows] == load
 
