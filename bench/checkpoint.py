@@ -11,6 +11,7 @@ from bench.aliases import decode, encode, find_aliases, same_view, split
 from bench.async_save import Pending, Staging, background
 from bench.backends.base import one_line
 from bench.disk import fsync_dirs, fsync_path
+from bench.ranks import RankError, ranked
 
 DURABILITY = ("fsync", "none")
 ALIASES = "aliases.json"  # the alias map (bench.aliases.encode), beside the format's files, only when there are aliases
@@ -59,8 +60,7 @@ def save_async(method, state, root: Path, durability: str = "fsync", staging=Non
             staging.close()
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             raise
-        raise CheckpointError(f"{method.id}: the asynchronous save to {root} failed before it went to the background "
-                              f"({method.format.error_line(e)})") from e
+        raise _failed(method, root, e, "before it went to the background") from e
     if pending is None:
         at = "" if world is None else " at several ranks"
         raise ValueError(f"{method.id}: its format ({method.format.name}) has no asynchronous save{at}")
@@ -79,7 +79,7 @@ def save_async(method, state, root: Path, durability: str = "fsync", staging=Non
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as e:  # DCP's CheckpointException is a BaseException
-            raise _failed_in_background(method, root, e) from e
+            raise _failed(method, root, e) from e
 
     local = background(rest)  # after the format's own background part: one writer thread, first in first out
     if world is None:
@@ -92,14 +92,13 @@ def save_async(method, state, root: Path, durability: str = "fsync", staging=Non
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as e:
-            raise _failed_in_background(method, root, e) from e
+            raise _failed(method, root, e) from e
 
     return Agreed(local, world, last)
 
 
-def _failed_in_background(method, root: Path, e: BaseException) -> CheckpointError:
-    return CheckpointError(f"{method.id}: the asynchronous save to {root} failed in the background "
-                           f"({method.format.error_line(e)})")
+def _failed(method, root: Path, e: BaseException, when: str = "in the background") -> CheckpointError:
+    return CheckpointError(f"{method.id}: the asynchronous save to {root} failed {when} ({method.format.error_line(e)})")
 
 
 class Agreed(Pending):
@@ -120,24 +119,11 @@ class Agreed(Pending):
 
     def _agree(self):
         try:
-            self._world.agree(_failure(super().wait))
-            self._world.agree(_failure(self._last) if self._world.main else None)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as e:  # the RankError that every rank raises alike
+            ranked(self._world, super().wait)()
+            ranked(self._world, self._last if self._world.main else lambda: None)()
+        except RankError as e:  # every rank raises it alike
             return e
         return True
-
-
-def _failure(work) -> str | None:
-    """`work()`'s error as one line; None if it succeeded."""
-    try:
-        work()
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as e:  # DCP's CheckpointException is a BaseException
-        return one_line(e)
-    return None
 
 
 def _rank_pieces(stored: dict[str, torch.Tensor], world) -> dict[str, tuple[sharding.Piece, torch.Tensor]]:

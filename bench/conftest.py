@@ -7,9 +7,9 @@ import pytest
 
 from bench import checkpoint, sweep
 from bench.async_save import process_group
-from bench.operations import expected_state, ranked, ready, stop_on_rank_error, takes_part
+from bench.operations import expected_state, ready, stop_on_rank_error, takes_part
 from bench.plugin import find_method
-from bench.ranks import RankError, solo
+from bench.ranks import RankError, ranked, solo
 from bench.record import require_round_trip
 from bench.workspace import Slot
 from runschema import SWEEP_AXES

@@ -11,8 +11,7 @@ import signal
 import pytest
 
 from bench import checkpoint, disk, sharding
-from bench.backends.base import one_line
-from bench.ranks import RankError, solo
+from bench.ranks import RankError, ranked, solo
 from bench.record import method_identity, record, require_round_trip
 from bench.timing import measure
 
@@ -86,25 +85,6 @@ def ready(root, world):
     if world is not None:
         world.barrier()
     return root
-
-
-def ranked(world, operation):
-    """The operation, then (at N ranks) the ranks' agreement that it succeeded everywhere."""
-    if world is None:
-        return operation
-
-    def target(*args):
-        line = None
-        try:
-            result = operation(*args)
-        except (KeyboardInterrupt, SystemExit, RankError):  # a RankError: the ranks have agreed on it already
-            raise
-        except BaseException as e:  # any error of any rank stops every rank's round (DCP's is a BaseException)
-            result, line = None, one_line(e)
-        world.agree(line)
-        return result
-
-    return target
 
 
 def stop_on_rank_error(error: BaseException) -> None:

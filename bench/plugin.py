@@ -42,7 +42,7 @@ def _join_ranks(config) -> ranks.World:
     """Under torchrun: join the process group; on CUDA each rank uses its own GPU. Rank 0 alone stores the run and
     prints; the other ranks print only their errors (stderr)."""
     options = config.ckpt_options
-    world = ranks.start(options.device.type)
+    world = ranks.start(options.device.type, background=options.async_save)
     if options.device.type == "cuda":
         config.ckpt_options = dataclasses.replace(options, device=torch.device("cuda", world.local_rank))
     if not world.main:

@@ -11,6 +11,8 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
+from bench.backends.base import one_line
+
 TIMEOUT = timedelta(seconds=300)  # a rank that never reaches a collective fails the others' after this
 _TORCHRUN = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")  # what torchrun sets for each rank
 
@@ -31,7 +33,8 @@ class World:
     nnodes: int
     local_rank: int
     group: object = None  # the process group; None: a one-rank world without one (rank 0 alone)
-    background: object = None  # a second gloo group, for collectives beside the main thread's (DCP's async uploads)
+    background: object = None  # a second gloo group for collectives beside the main thread's (DCP's async uploads);
+    # made only for runs with --ckpt-async
 
     @property
     def main(self) -> bool:
@@ -78,14 +81,34 @@ class World:
             raise RankError(f"rank {rank}: {first}")
 
 
+def ranked(world, operation):
+    """The operation, then (at N ranks) the ranks' agreement that it succeeded everywhere."""
+    if world is None:
+        return operation
+
+    def target(*args):
+        line = None
+        try:
+            result = operation(*args)
+        except (KeyboardInterrupt, SystemExit, RankError):  # a RankError: the ranks have agreed on it already
+            raise
+        except BaseException as e:  # any error of any rank stops every rank's round (DCP's is a BaseException)
+            result, line = None, one_line(e)
+        world.agree(line)
+        return result
+
+    return target
+
+
 def _first_sentence(e: BaseException) -> str:
     """gloo's message without its source location and advice: 'Read error [127.0.0.1]:20877: Connection reset by peer'."""
     text = re.sub(r"^\[[^\]]*\] ", "", str(e).strip().split("\n", 1)[0])
     return text.split(". ", 1)[0] or type(e).__name__
 
 
-def start(device_type: str) -> World:
-    """Join the process group torchrun set up: gloo on CPU; on CUDA gloo for CPU tensors and NCCL for CUDA ones."""
+def start(device_type: str, background: bool = False) -> World:
+    """Join the process group torchrun set up: gloo on CPU; on CUDA gloo for CPU tensors and NCCL for CUDA ones.
+    `background`: also make World.background (every rank, in the same order: it is a collective)."""
     local_rank = int(os.environ["LOCAL_RANK"])
     if device_type == "cuda":
         if local_rank >= torch.cuda.device_count():
@@ -100,7 +123,7 @@ def start(device_type: str) -> World:
     size = dist.get_world_size()
     nnodes = size // int(os.environ.get("LOCAL_WORLD_SIZE", size))
     return World(rank=dist.get_rank(), size=size, nnodes=nnodes, local_rank=local_rank, group=dist.group.WORLD,
-                 background=dist.new_group(backend="gloo", timeout=TIMEOUT))
+                 background=dist.new_group(backend="gloo", timeout=TIMEOUT) if background else None)
 
 
 def stop() -> None:

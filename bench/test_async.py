@@ -16,8 +16,8 @@ import pytest
 
 from bench import checkpoint, disk
 from bench.async_save import Overwrite, Staging
-from bench.operations import expected_state, ranked, ranks, ready, require_async_save, stop_on_rank_error
-from bench.ranks import RankError
+from bench.operations import expected_state, ranks, ready, require_async_save, stop_on_rank_error
+from bench.ranks import RankError, ranked
 from bench.record import method_identity, record, require_round_trip
 from bench.timing import measure
 from runschema import ASYNC_DURABLE, ASYNC_STALL

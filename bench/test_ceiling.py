@@ -8,7 +8,8 @@ from functools import partial
 import pytest
 
 from bench import ceiling, disk
-from bench.operations import ranked, ready
+from bench.operations import ready
+from bench.ranks import ranked
 from bench.ranks import launched
 from bench.record import record
 from bench.timing import measure

@@ -19,7 +19,7 @@ def one_line(exc: BaseException, reason: str | None = None) -> str:
     return f"{type(exc).__name__}: {reason}"
 
 
-def to_host(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def to_host(tensors: dict) -> dict:
     """Host tensors (the same ones on the CPU); from CUDA through pinned memory, every copy issued before one wait."""
     host = {name: _pinned_copy(t) if t.is_cuda else t.detach() for name, t in tensors.items()}
     if any(t.is_cuda for t in tensors.values()):

@@ -217,10 +217,10 @@ class TensorStore(Format):
         until every write's `copy` future is ready: TensorStore has copied the source into its own buffers, so the
         caller may modify it. The background waits for every `commit` (with file_io_sync the files are synced). A
         failed commit leaves a chunk missing, which load() refuses (fill_missing_data_reads is false)."""
-        host = to_host({str(i): t for i, (_, _, t) in enumerate(jobs)})
+        host = to_host(dict(enumerate(t for _, _, t in jobs)))
         with _InFlight() as track:  # an error in the stall returns once TensorStore's threads are done
             opens = [track(ts.open(spec, context=ctx)) for spec, _, _ in jobs]
-            writes = [track(where(o.result()).write(to_numpy(host[str(i)])))
+            writes = [track(where(o.result()).write(to_numpy(host[i])))
                       for i, (o, (_, where, _)) in enumerate(zip(opens, jobs))]
             for w in writes:
                 w.copy.result()
