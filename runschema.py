@@ -14,10 +14,11 @@ from dataclasses import asdict, dataclass, fields
 # 2: params.method is the method id, extra_info carries schema_version and the CPU time of the rounds.
 # 3: extra_info carries the checkpoint's state (model, adam), ranks (world_size, nnodes, saved_world_size, rank_bytes)
 #    and anonymous and file-backed memory peaks.
-SCHEMA_VERSION = 3
+# 4: extra_info carries the disk's requests per round (disk_reads, disk_read_bytes, disk_writes, disk_write_bytes).
+SCHEMA_VERSION = 4
 # A run's timings mean the same thing as another's when their versions share a generation; a version that changes
 # what a timer covers (or the ceiling) starts a new generation, and the reports refuse to compare across it.
-GENERATION = {1: 1, 2: 1, 3: 1}
+GENERATION = {1: 1, 2: 1, 3: 1, 4: 1}
 
 SAVE, LOAD_COLD, LOAD_WARM = "save", "load-cold", "load-warm"
 GROUPS = (SAVE, LOAD_COLD, LOAD_WARM)
@@ -87,6 +88,11 @@ class Record:
     peak_cuda_bytes: int | None = None
     cpu_user_s: float | None = None  # median over the timed rounds of the process's user CPU seconds
     cpu_system_s: float | None = None
+    # medians over the timed rounds of the requests the disk under test completed (the whole system's: /proc/diskstats)
+    disk_reads: int | None = None
+    disk_read_bytes: int | None = None
+    disk_writes: int | None = None
+    disk_write_bytes: int | None = None
     throughput_gbps: float | None = None
     efficiency: float | None = None  # ceiling median / this median
     world_size: int | None = None  # ranks that did the operation; absent: one process, no process group
@@ -180,6 +186,11 @@ def cores_busy(record: Record, seconds: float | None) -> float | None:
     """CPU time / wall time of a round: about 1 per core kept busy; well under 1 means waiting on the disk."""
     cpu = cpu_seconds(record)
     return cpu / seconds if cpu is not None and seconds else None
+
+
+def request_bytes(requests: int | None, moved: int | None) -> float | None:
+    """The mean size of a disk request: few large ones are what a disk, a virtual one above all, serves fastest."""
+    return moved / requests if requests and moved is not None else None
 
 
 def add_efficiency(benchmarks: list[dict]) -> None:

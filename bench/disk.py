@@ -1,4 +1,4 @@
-"""File-system helpers: durability, page-cache eviction, sizes on disk, free space."""
+"""File-system helpers: durability, page-cache eviction, sizes on disk, free space, the disk's request counters."""
 from __future__ import annotations
 
 import ctypes
@@ -60,6 +60,40 @@ def evict(root: Path) -> None:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         finally:
             os.close(fd)
+
+
+@dataclass(frozen=True)
+class Requests:
+    """Requests a block device has completed, and the bytes they moved (/proc/diskstats counts 512-byte sectors)."""
+
+    reads: int
+    read_bytes: int
+    writes: int
+    write_bytes: int
+
+    def __sub__(self, before: Requests) -> Requests:
+        return Requests(self.reads - before.reads, self.read_bytes - before.read_bytes,
+                        self.writes - before.writes, self.write_bytes - before.write_bytes)
+
+
+def block_device(path: Path) -> tuple[int, int]:
+    """(major, minor) of the device that holds `path`."""
+    dev = os.stat(path).st_dev
+    return os.major(dev), os.minor(dev)
+
+
+def requests(device: tuple[int, int]) -> Requests | None:
+    """The device's counters so far, from /proc/diskstats: Linux's, the whole system's. None where the device has no
+    line there (tmpfs, overlay and btrfs's devices are not block devices) or the system has no such file."""
+    try:
+        lines = Path("/proc/diskstats").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        f = line.split()
+        if len(f) >= 10 and (int(f[0]), int(f[1])) == device:  # reads, merged, sectors, ms, writes, merged, sectors
+            return Requests(int(f[3]), int(f[5]) * 512, int(f[7]), int(f[9]) * 512)
+    return None
 
 
 def read_all(root: Path) -> None:

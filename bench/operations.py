@@ -21,7 +21,8 @@ def timed_save(request, benchmark, method, slot, state, options, model_info, rou
         return method, state, ready(slot.replace(), world), options.durability, world
 
     try:
-        measured = measure(benchmark, ranked(world, checkpoint.save), setup, rounds, options.device, options.warmup)
+        measured = measure(benchmark, ranked(world, checkpoint.save), setup, rounds, options.device, options.warmup,
+                           disk_path=options.ckpt_dir)
     except BaseException as e:
         slot.discard()  # a failed save's partial checkpoint must not be loaded as if it were whole
         stop_on_rank_error(e)
@@ -51,7 +52,8 @@ def timed_load(benchmark, method, saved, state, options, model_info, rounds, col
     try:
         # a warm-up round always: a load's rounds reuse the heap the one before freed (trimmed before each: warm
         # loads 2-6x slower), so the first would differ
-        measured = measure(benchmark, ranked(world, load), setup, rounds, options.device, warmup=True)
+        measured = measure(benchmark, ranked(world, load), setup, rounds, options.device, warmup=True,
+                           disk_path=options.ckpt_dir)
         expected = expected_state(state, loader) if loading else None
         require_round_trip(benchmark, method, expected, measured.result, world)
     except RankError as e:

@@ -41,6 +41,7 @@ def record(benchmark, identity: Record, model_info: dict, usage: Usage, measured
         **peaks,
         **(ranks or {}),
         **measured.cpu(),
+        **measured.disk(),
         throughput_gbps=throughput_gbps(model_info["logical_bytes"] if throughput else None, benchmark.stats.stats.median),
         schema_version=SCHEMA_VERSION,
     )

@@ -42,7 +42,7 @@ def timed_async(benchmark, method, slot, state, options, model_info, rounds, wor
     try:
         # a warm-up round always: it allocates the staging buffers that the timed rounds reuse
         measured = measure(benchmark, ranked(world, saves.stall if stall else saves.durable), saves.setup, rounds,
-                           options.device, warmup=True)
+                           options.device, warmup=True, disk_path=options.ckpt_dir)
         saves.settle()  # the last round's
         if not stall:
             saves.verify()

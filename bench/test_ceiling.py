@@ -88,7 +88,8 @@ def test_ceiling(benchmark, method, op, streams, image, ceiling_slots, options, 
     n, slot = int(streams), ceiling_slots(streams)
     with ThreadPoolExecutor(n) as pool:  # started before the clock
         target, setup = OPERATIONS[op](slot, ceiling.cut(image, n), options.durability, world, n, pool)
-        measured = measure(benchmark, ranked(world, target), setup, rounds, options.device, options.warmup)
+        measured = measure(benchmark, ranked(world, target), setup, rounds, options.device, options.warmup,
+                           disk_path=options.ckpt_dir)
     label = f"Disk ceiling ({op})" if n == 1 else f"Disk ceiling ({op}, {n} streams)"
     identity = Record(method=method, op=op, streams=n, label=label)
     ranks = {} if world is None else {"world_size": world.size, "nnodes": world.nnodes,

@@ -38,7 +38,8 @@ def loop(options, world) -> Loop:
 @pytest.mark.benchmark(group=TRAIN)
 @pytest.mark.parametrize("method, mode", [(TRAIN_NONE, TRAIN_NONE)])
 def test_train_without_checkpoints(benchmark, method, mode, loop, options, rounds):
-    measured = measure(benchmark, loop.run, tuple, rounds, options.device, warmup=True)  # Adam's state comes at step 1
+    measured = measure(benchmark, loop.run, tuple, rounds, options.device, warmup=True,  # Adam's state comes at step 1
+                       disk_path=options.ckpt_dir)
     identity = Record(method=TRAIN_NONE, label="no checkpoints", mode=mode, train=loop.describe())
     # a round is training steps, not one pass over the checkpoint's bytes: no throughput
     record(benchmark, identity, trained_info(loop, options), disk.Usage(0, 0, 0), measured, throughput=False)
@@ -60,7 +61,8 @@ def test_train(benchmark, method, mode, slot, loop, options, rounds, async_group
         return saves, roots
 
     try:
-        measured = measure(benchmark, loop.run, setup, rounds, options.device, warmup=True)  # and staging buffers
+        measured = measure(benchmark, loop.run, setup, rounds, options.device, warmup=True,  # and staging buffers
+                           disk_path=options.ckpt_dir)
         last = slot.root / f"step-{loop.steps}"
         loaded = checkpoint.load(method, last, options.device)
         require_round_trip(benchmark, method, loop.trainer.state(), loaded)

@@ -7,7 +7,7 @@ from scipy.stats import mannwhitneyu
 
 import runschema
 from plotting.runs import Run, Stat
-from runschema import BASELINE, CEILING_OPS, GROUPS, LOAD_COLD, SAVE, improvement
+from runschema import BASELINE, CEILING_OPS, GROUPS, LOAD_COLD, LOAD_WARM, SAVE, improvement
 
 SIZE_UNITS = (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10), ("B", 1))
 NOISY = 0.20  # IQR / median above which a median is flagged: the rounds disagree by more than a fifth
@@ -49,6 +49,18 @@ def efficiency(run: Run, group: str, method: str) -> float | None:
         return stat.record.efficiency
     ceiling = run.ceiling.get(CEILING_OPS.get(group))  # merged files: the ceiling may come from another file
     return runschema.efficiency(ceiling.median if ceiling else None, stat.median)
+
+
+REQUESTS = {SAVE: "writes", LOAD_COLD: "reads", LOAD_WARM: "reads"}  # the disk requests each operation is made of
+
+
+def requests(stat: Stat | None, group: str) -> tuple[int | None, float | None]:
+    """(requests the disk completed in a round, their mean bytes): writes for a save, reads for a load; medians."""
+    if stat is None:
+        return None, None
+    kind = REQUESTS[group]
+    count = getattr(stat.record, f"disk_{kind}")
+    return count, runschema.request_bytes(count, getattr(stat.record, f"disk_{kind[:-1]}_bytes"))
 
 
 def peak(run: Run, group: str, method: str, key: str) -> int | None:

@@ -228,6 +228,33 @@ def spread_table(run: Run) -> Table:
     return Table("Spread of the Rounds (IQR / median)", ("method", *GROUP_NAMES.values()), rows, SPREAD_LEGEND)
 
 
+REQUESTS_NOTE = (
+    "requests the disk under test (--ckpt-dir's block device) completed during a round, median of the rounds: writes "
+    "for a save, reads for a load; the whole system's, so other programs' I/O counts too; KiB per request = bytes / requests. "
+    "A load-warm that reads is not warm; the same bytes in fewer, larger requests is what a disk serves fastest"
+)
+
+
+def requests_table(run: Run) -> Table | None:
+    """Per method and the disk ceiling, the requests of each operation and their mean size. None for a run that
+    stores none (made before ckpt-bench counted them, or on a file system without a block device: tmpfs, overlay)."""
+    rows_of = [(m, {g: run.get(g, m) for g in GROUPS}) for m in run.methods]
+    if run.ceiling:
+        rows_of.append(("disk ceiling", {g: run.ceiling.get(CEILING_OPS[g]) for g in GROUPS}))
+    cells = {(name, g): analysis.requests(stat, g) for name, stats in rows_of for g, stat in stats.items()}
+    if all(count is None for count, _ in cells.values()):
+        return None
+
+    def cell(name: str, group: str) -> tuple[str, str]:
+        count, size = cells[name, group]
+        return (NA, NA) if count is None else (f"{count:,}", NA if size is None else f"{size / 2**10:,.0f}")
+
+    rows = tuple((name, *(c for g in GROUPS for c in cell(name, g))) for name, _ in rows_of)
+    header = ("method", *(h for g in GROUPS for h in (f"{GROUP_NAMES[g]} {analysis.REQUESTS[g]}",
+                                                      f"KiB per {analysis.REQUESTS[g][:-1]}")))
+    return Table("Disk Requests per Round", header, rows, REQUESTS_NOTE)
+
+
 ASYNC_NOTE = (
     "save: the synchronous save of the same run; stall: from the call until the caller may modify its tensors again "
     "(the snapshot to host memory, or the arrays opened and copied); durable: from the call until the checkpoint is on "
@@ -318,7 +345,7 @@ def tables(run: Run) -> list[Table]:
     return [
         comparison_table(run), improvement_table(run), ranking_table(run, SAVE), ranking_table(run, LOAD_COLD),
         efficiency_table(run), memory_table(run), cpu_table(run), spread_table(run),
-        *filter(None, [async_table(run), train_table(run)]),
+        *filter(None, [requests_table(run), async_table(run), train_table(run)]),
     ]
 
 

@@ -5,6 +5,7 @@ from dataclasses import fields
 
 import pytest
 
+from bench import disk
 from bench.methods import DEFAULT_METHODS
 from runschema import SCHEMA_VERSION, Record
 from tests.helpers import load_run, run_bench, stored_runs, usage_line
@@ -75,6 +76,17 @@ def test_every_benchmark_records_the_stored_fields(run):
 def test_the_rounds_cpu_time_is_measured(run):
     saves = [b["extra_info"] for b in run["benchmarks"] if b["group"] == "save"]
     assert sum(e["cpu_user_s"] + e["cpu_system_s"] for e in saves) > 0  # six saves of 0.9 MB use some CPU
+
+
+def test_the_rounds_disk_requests_are_counted(run, tiny_run):
+    if disk.requests(disk.block_device(tiny_run[1])) is None:
+        pytest.skip("--ckpt-dir is on no block device that /proc/diskstats counts")
+    for (group, name, _), b in by_group(run).items():
+        e = b["extra_info"]
+        if group == "save":  # durable saves: every round's files reach the disk within it
+            assert e["disk_writes"] >= 1 and e["disk_write_bytes"] >= e["apparent_bytes"], name
+        if group == "load-cold":  # evicted: the bytes come from the disk
+            assert e["disk_reads"] >= 1 and e["disk_read_bytes"] >= 0.9 * e["apparent_bytes"], name
 
 
 def test_sizes_and_file_counts_make_sense(run):

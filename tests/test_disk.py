@@ -1,4 +1,8 @@
-"""Eviction, sizes and durability helpers."""
+"""Eviction, sizes, durability and request-count helpers."""
+import os
+from pathlib import Path
+
+import pytest
 import torch
 
 from bench import checkpoint, disk
@@ -45,3 +49,25 @@ def test_many_small_chunks_make_thousands_more_files_than_large_ones(workspace):
 def test_filesystem_of_names_the_mount(tmp_path):
     fs = disk.filesystem_of(tmp_path)
     assert fs["fstype"] != "unknown" and str(tmp_path).startswith(fs["mountpoint"])
+
+
+def test_the_request_counters_see_a_synced_write_and_a_cold_read(tmp_path):
+    device = disk.block_device(tmp_path)
+    if disk.requests(device) is None:
+        pytest.skip(f"{tmp_path} is on no block device that /proc/diskstats counts (tmpfs, overlay)")
+    path, data = tmp_path / "f", os.urandom(2**20)
+    before = disk.requests(device)
+    with open(path, "wb") as f:
+        f.write(data)
+        os.fsync(f.fileno())
+    written = disk.requests(device) - before
+    assert written.writes >= 1 and written.write_bytes >= len(data)
+    disk.evict(tmp_path)
+    before = disk.requests(device)
+    assert path.read_bytes() == data
+    read = disk.requests(device) - before
+    assert read.reads >= 1 and read.read_bytes >= len(data)
+
+
+def test_a_file_system_without_a_block_device_has_no_request_counters():
+    assert disk.requests(disk.block_device(Path("/proc"))) is None

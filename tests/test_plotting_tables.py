@@ -12,9 +12,10 @@ from plotting.tables import (
     recommendations,
     report_markdown,
     report_text,
+    requests_table,
     train_table,
 )
-from tests.plotting_data import TINY, keep, tiny_json, train_json
+from tests.plotting_data import TINY, keep, rounds_json, tiny_json, train_json
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +201,26 @@ def test_without_the_round_without_checkpoints_the_overheads_are_n_a_and_say_why
     assert "without checkpoints (none): n/a (overhead needs the train benchmark without checkpoints" in table.note
     assert train_table(parse_run(tiny_json(), "tiny.json")) is None
     assert "Training with checkpoints" not in report_text(parse_run(tiny_json(), "tiny.json"))
+
+
+def test_the_requests_table_gives_each_operations_requests_and_their_mean_size():
+    data = rounds_json({("save", "pytorch"): [1.0], ("load-cold", "pytorch"): [0.5], ("load-warm", "pytorch"): [0.1],
+                        ("load-cold", "ts+tuned"): [0.6], ("ceiling", "read-cold"): [0.4]})
+    counted = {("save", "pytorch"): (3, 2**21, 90, 360 * 2**20), ("load-cold", "pytorch"): (90, 360 * 2**20, 0, 0),
+               ("load-warm", "pytorch"): (0, 0, 0, 0), ("load-cold", "ts+tuned"): (360, 360 * 2**20, 2, 8192),
+               ("ceiling", "read-cold"): (80, 320 * 2**20, 0, 0)}
+    for b in data["benchmarks"]:
+        values = counted[b["group"], b["param"]]
+        b["extra_info"].update(zip(("disk_reads", "disk_read_bytes", "disk_writes", "disk_write_bytes"), values))
+    table = requests_table(parse_run(data, "requests.json"))
+    assert table.header == ("method", "save writes", "KiB per write", "load reads", "KiB per read", "load-warm reads",
+                            "KiB per read")
+    assert table.rows == (
+        ("pytorch", "90", "4,096", "90", "4,096", "0", "n/a"),  # a save counts its writes, a load its reads
+        ("ts+tuned", "n/a", "n/a", "360", "1,024", "n/a", "n/a"),
+        ("disk ceiling", "n/a", "n/a", "80", "4,096", "n/a", "n/a"),
+    )
+
+
+def test_a_run_without_request_counts_has_no_requests_table(run):
+    assert requests_table(run) is None and "Disk Requests" not in report_text(run)

@@ -6,6 +6,7 @@ import pytest
 
 from runschema import (
     GENERATION, SCHEMA_VERSION, Record, RecordError, add_efficiency, check_version, cores_busy, cpu_seconds,
+    request_bytes,
     efficiency, improvement, throughput_gbps, train_overhead,
 )
 from tests.helpers import REPO
@@ -63,3 +64,8 @@ def test_the_contract_and_the_reports_import_without_torch():
     code = "import sys, runschema, plotting.__main__; assert 'torch' not in sys.modules, 'torch imported'"
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_mean_request_size_needs_requests():
+    assert request_bytes(4, 2**22) == 2**20
+    assert request_bytes(0, 0) is None and request_bytes(None, 10) is None and request_bytes(3, None) is None
