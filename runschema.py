@@ -88,7 +88,8 @@ class Record:
     peak_cuda_bytes: int | None = None
     cpu_user_s: float | None = None  # median over the timed rounds of the process's user CPU seconds
     cpu_system_s: float | None = None
-    # medians over the timed rounds of the requests the disk under test completed (the whole system's: /proc/diskstats)
+    # medians over the timed rounds of the requests the disk under test completed: the whole system's (/proc/diskstats),
+    # at several ranks rank 0's host's
     disk_reads: int | None = None
     disk_read_bytes: int | None = None
     disk_writes: int | None = None

@@ -76,15 +76,30 @@ class Requests:
                         self.writes - before.writes, self.write_bytes - before.write_bytes)
 
 
-def block_device(path: Path) -> tuple[int, int]:
-    """(major, minor) of the device that holds `path`."""
+SYSFS_BLOCK = Path("/sys/dev/block")
+
+
+def counted_device(path: Path) -> tuple[int, int] | None:
+    """(major, minor) of the block device that holds `path`, if the kernel counts its requests. None where `st_dev` is
+    no block device (major 0: tmpfs, overlay, btrfs, NFS, ZFS, FUSE) or the device's queue has iostats off."""
     dev = os.stat(path).st_dev
-    return os.major(dev), os.minor(dev)
+    if os.major(dev) == 0:
+        return None
+    device = os.major(dev), os.minor(dev)
+    sysfs = (SYSFS_BLOCK / f"{device[0]}:{device[1]}").resolve()
+    for queue in (sysfs / "queue", sysfs.parent / "queue"):  # a partition's queue is its disk's
+        try:
+            if (queue / "iostats").read_text().strip() == "0":
+                return None
+            break
+        except OSError:
+            continue
+    return device
 
 
 def requests(device: tuple[int, int]) -> Requests | None:
-    """The device's counters so far, from /proc/diskstats: Linux's, the whole system's. None where the device has no
-    line there (tmpfs, overlay and btrfs's devices are not block devices) or the system has no such file."""
+    """The device's counters so far, from /proc/diskstats: Linux's, the whole system's (on device-mapper and md, the
+    requests of the virtual device). None where the device has no line there or the system has no such file."""
     try:
         lines = Path("/proc/diskstats").read_text().splitlines()
     except OSError:

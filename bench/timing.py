@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import resource
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from statistics import median
 from typing import Callable
@@ -32,8 +32,8 @@ class Measured:
         """Median requests and bytes of a timed round, read and written, as runschema.Record names them."""
         if not self.requests:
             return {}
-        return {f"disk_{k}": round(median(getattr(r, k) for r in self.requests))
-                for k in ("reads", "read_bytes", "writes", "write_bytes")}
+        return {f"disk_{f.name}": round(median(getattr(r, f.name) for r in self.requests))
+                for f in fields(disk.Requests)}
 
 
 class _RoundCounters:
@@ -43,7 +43,7 @@ class _RoundCounters:
 
     def __init__(self, measured: Measured, disk_path: Path | None):
         self._measured, self._start, self._requests = measured, None, None
-        self._device = disk.block_device(disk_path) if disk_path is not None else None
+        self._device = disk.counted_device(disk_path) if disk_path is not None else None
 
     def _disk(self) -> disk.Requests | None:
         return disk.requests(self._device) if self._device is not None else None
@@ -61,9 +61,9 @@ class _RoundCounters:
             self._measured.requests.append(requests - self._requests)
 
 
-def measure(benchmark, target: Callable, setup: Callable[[], tuple], rounds: int, device,
-            warmup: bool = False, disk_path: Path | None = None) -> Measured:
-    """`disk_path`: a directory on the disk under test, whose block device's requests each round counts."""
+def measure(benchmark, target: Callable, setup: Callable[[], tuple], rounds: int, device, warmup: bool = False, *,
+            disk_path: Path | None) -> Measured:
+    """`disk_path`: a directory on the disk under test, whose block device's requests each round counts (None: none)."""
     measured = Measured()
     sampling = ExitStack()  # the peak-memory sampler around one round, outside its timer
     if warmup:

@@ -51,16 +51,18 @@ def efficiency(run: Run, group: str, method: str) -> float | None:
     return runschema.efficiency(ceiling.median if ceiling else None, stat.median)
 
 
-REQUESTS = {SAVE: "writes", LOAD_COLD: "reads", LOAD_WARM: "reads"}  # the disk requests each operation is made of
+# the disk requests each operation is made of: (stored count, stored bytes, the name of one)
+REQUESTS = {SAVE: ("disk_writes", "disk_write_bytes", "write"), LOAD_COLD: ("disk_reads", "disk_read_bytes", "read"),
+            LOAD_WARM: ("disk_reads", "disk_read_bytes", "read")}
 
 
 def requests(stat: Stat | None, group: str) -> tuple[int | None, float | None]:
     """(requests the disk completed in a round, their mean bytes): writes for a save, reads for a load; medians."""
     if stat is None:
         return None, None
-    kind = REQUESTS[group]
-    count = getattr(stat.record, f"disk_{kind}")
-    return count, runschema.request_bytes(count, getattr(stat.record, f"disk_{kind[:-1]}_bytes"))
+    count_key, bytes_key, _ = REQUESTS[group]
+    count = getattr(stat.record, count_key)
+    return count, runschema.request_bytes(count, getattr(stat.record, bytes_key))
 
 
 def peak(run: Run, group: str, method: str, key: str) -> int | None:

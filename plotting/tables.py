@@ -221,27 +221,34 @@ def cpu_table(run: Run) -> Table:
     return Table(title, header, rows, CPU_NOTE)
 
 
+def _with_ceiling(run: Run) -> list[tuple[str, tuple]]:
+    """(name, its Stat per group) for every method, then the disk ceiling's write / read-cold / read-warm under save /
+    load / load-warm when the run measured it."""
+    rows = [(m, tuple(run.get(g, m) for g in GROUPS)) for m in run.methods]
+    if run.ceiling:
+        rows.append(("disk ceiling", tuple(run.ceiling.get(CEILING_OPS[g]) for g in GROUPS)))
+    return rows
+
+
 def spread_table(run: Run) -> Table:
-    rows = tuple((m, *(fmt_spread(run.get(g, m)) for g in GROUPS)) for m in run.methods)
-    if run.ceiling:  # the ceiling's write / read-cold / read-warm under save / load / load-warm
-        rows += (("disk ceiling", *(fmt_spread(run.ceiling.get(CEILING_OPS[g])) for g in GROUPS)),)
+    rows = tuple((name, *map(fmt_spread, stats)) for name, stats in _with_ceiling(run))
     return Table("Spread of the Rounds (IQR / median)", ("method", *GROUP_NAMES.values()), rows, SPREAD_LEGEND)
 
 
 REQUESTS_NOTE = (
     "requests the disk under test (--ckpt-dir's block device) completed during a round, median of the rounds: writes "
-    "for a save, reads for a load; the whole system's, so other programs' I/O counts too; KiB per request = bytes / requests. "
-    "A load-warm that reads is not warm; the same bytes in fewer, larger requests is what a disk serves fastest"
+    "for a save, reads for a load; the whole system's, so other programs' I/O counts too (at several ranks: rank 0's "
+    "host, every rank on it); KiB = bytes / requests; the ceiling: the faster stream count, as in the efficiency "
+    "table. A load-warm that reads about the checkpoint's bytes was not warm; with --ckpt-durability none a save's "
+    "writes reach the disk after its round. The same bytes in fewer, larger requests is what a disk serves fastest"
 )
 
 
 def requests_table(run: Run) -> Table | None:
     """Per method and the disk ceiling, the requests of each operation and their mean size. None for a run that
     stores none (made before ckpt-bench counted them, or on a file system without a block device: tmpfs, overlay)."""
-    rows_of = [(m, {g: run.get(g, m) for g in GROUPS}) for m in run.methods]
-    if run.ceiling:
-        rows_of.append(("disk ceiling", {g: run.ceiling.get(CEILING_OPS[g]) for g in GROUPS}))
-    cells = {(name, g): analysis.requests(stat, g) for name, stats in rows_of for g, stat in stats.items()}
+    rows_of = _with_ceiling(run)
+    cells = {(name, g): analysis.requests(stat, g) for name, stats in rows_of for g, stat in zip(GROUPS, stats)}
     if all(count is None for count, _ in cells.values()):
         return None
 
@@ -250,8 +257,8 @@ def requests_table(run: Run) -> Table | None:
         return (NA, NA) if count is None else (f"{count:,}", NA if size is None else f"{size / 2**10:,.0f}")
 
     rows = tuple((name, *(c for g in GROUPS for c in cell(name, g))) for name, _ in rows_of)
-    header = ("method", *(h for g in GROUPS for h in (f"{GROUP_NAMES[g]} {analysis.REQUESTS[g]}",
-                                                      f"KiB per {analysis.REQUESTS[g][:-1]}")))
+    header = ("method", *(h for g in GROUPS for h in (f"{GROUP_NAMES[g]} {analysis.REQUESTS[g][2]}s",
+                                                      f"{GROUP_NAMES[g]} KiB")))
     return Table("Disk Requests per Round", header, rows, REQUESTS_NOTE)
 
 

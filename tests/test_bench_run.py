@@ -79,7 +79,7 @@ def test_the_rounds_cpu_time_is_measured(run):
 
 
 def test_the_rounds_disk_requests_are_counted(run, tiny_run):
-    if disk.requests(disk.block_device(tiny_run[1])) is None:
+    if (device := disk.counted_device(tiny_run[1])) is None or disk.requests(device) is None:
         pytest.skip("--ckpt-dir is on no block device that /proc/diskstats counts")
     for (group, name, _), b in by_group(run).items():
         e = b["extra_info"]

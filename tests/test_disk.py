@@ -52,9 +52,9 @@ def test_filesystem_of_names_the_mount(tmp_path):
 
 
 def test_the_request_counters_see_a_synced_write_and_a_cold_read(tmp_path):
-    device = disk.block_device(tmp_path)
-    if disk.requests(device) is None:
-        pytest.skip(f"{tmp_path} is on no block device that /proc/diskstats counts (tmpfs, overlay)")
+    device = disk.counted_device(tmp_path)
+    if device is None or disk.requests(device) is None:
+        pytest.skip(f"{tmp_path} is on no block device whose requests /proc/diskstats counts (tmpfs, overlay)")
     path, data = tmp_path / "f", os.urandom(2**20)
     before = disk.requests(device)
     with open(path, "wb") as f:
@@ -69,5 +69,17 @@ def test_the_request_counters_see_a_synced_write_and_a_cold_read(tmp_path):
     assert read.reads >= 1 and read.read_bytes >= len(data)
 
 
-def test_a_file_system_without_a_block_device_has_no_request_counters():
-    assert disk.requests(disk.block_device(Path("/proc"))) is None
+def test_no_request_counters_without_a_block_device_or_with_its_iostats_off(tmp_path, monkeypatch):
+    assert disk.counted_device(Path("/proc")) is None  # st_dev major 0, as tmpfs, overlay and btrfs have
+    dev = os.stat(tmp_path).st_dev
+    if os.major(dev) == 0:
+        pytest.skip(f"{tmp_path} is on no block device")
+    disk_dir = tmp_path / "sys" / "disk"
+    (disk_dir / "queue").mkdir(parents=True)
+    (disk_dir / "part").mkdir()
+    (tmp_path / "sys" / f"{os.major(dev)}:{os.minor(dev)}").symlink_to(disk_dir / "part")  # a partition of `disk`
+    monkeypatch.setattr(disk, "SYSFS_BLOCK", tmp_path / "sys")
+    (disk_dir / "queue" / "iostats").write_text("1\n")
+    assert disk.counted_device(tmp_path) == (os.major(dev), os.minor(dev))
+    (disk_dir / "queue" / "iostats").write_text("0\n")  # the kernel keeps the line but counts nothing
+    assert disk.counted_device(tmp_path) is None

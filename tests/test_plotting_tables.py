@@ -213,8 +213,8 @@ def test_the_requests_table_gives_each_operations_requests_and_their_mean_size()
         values = counted[b["group"], b["param"]]
         b["extra_info"].update(zip(("disk_reads", "disk_read_bytes", "disk_writes", "disk_write_bytes"), values))
     table = requests_table(parse_run(data, "requests.json"))
-    assert table.header == ("method", "save writes", "KiB per write", "load reads", "KiB per read", "load-warm reads",
-                            "KiB per read")
+    assert table.header == ("method", "save writes", "save KiB", "load reads", "load KiB", "load-warm reads",
+                            "load-warm KiB")
     assert table.rows == (
         ("pytorch", "90", "4,096", "90", "4,096", "0", "n/a"),  # a save counts its writes, a load its reads
         ("ts+tuned", "n/a", "n/a", "360", "1,024", "n/a", "n/a"),

@@ -6,8 +6,7 @@ import pytest
 
 from runschema import (
     GENERATION, SCHEMA_VERSION, Record, RecordError, add_efficiency, check_version, cores_busy, cpu_seconds,
-    request_bytes,
-    efficiency, improvement, throughput_gbps, train_overhead,
+    efficiency, improvement, request_bytes, throughput_gbps, train_overhead,
 )
 from tests.helpers import REPO
 

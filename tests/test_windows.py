@@ -12,6 +12,8 @@ from bench.backends.tensorstore import TensorStore, _rolling
 from bench.checkpoint import mismatches
 from bench.chunks import FixedChunks
 from bench.memory import SAMPLER_NAME, peak_memory
+from bench import timing
+from bench.disk import Requests
 from bench.timing import measure
 from bench.workspace import remove_tree
 
@@ -138,9 +140,34 @@ def test_a_warm_up_round_runs_only_when_asked_and_the_peaks_come_from_the_first_
         block = bytearray(64 * 2**20 if len(calls) == holding else 0)
         return len(block)
 
-    measured = measure(Benchmark(), target, lambda: (len(calls),), rounds=3, device=CPU, warmup=warmup)
+    measured = measure(Benchmark(), target, lambda: (len(calls),), rounds=3, device=CPU, warmup=warmup, disk_path=None)
     assert len(calls) == 3 + warmup and len(measured.cpu_user_s) == 3
     assert (measured.peaks["peak_anon_bytes"] >= 60 * 2**20) == (holding == 1)  # the first call is the measured one
+
+
+def test_each_timed_round_counts_the_disk_requests_between_its_setup_and_its_teardown(monkeypatch, tmp_path):
+    """The counters are read after each setup and in each teardown: a setup's requests and the warm-up's are left out."""
+    counter = [0]
+
+    def requests(device):
+        return Requests(counter[0], 4096 * counter[0], 0, 0)
+
+    def setup():
+        counter[0] += 1000  # eviction, deleting the previous round's checkpoint: not the round's
+        return ()
+
+    def target():
+        counter[0] += len(rounds) + 1  # 1, 2, 3 requests in the three timed rounds
+        rounds.append(counter[0])
+
+    rounds = []
+    monkeypatch.setattr(timing.disk, "counted_device", lambda path: (8, 0))
+    monkeypatch.setattr(timing.disk, "requests", requests)
+    measured = measure(Benchmark(), target, setup, rounds=3, device=CPU, warmup=True, disk_path=tmp_path)
+    assert [r.reads for r in measured.requests] == [2, 3, 4]  # the warm-up round took 1 and is not counted
+    assert measured.disk() == {"disk_reads": 3, "disk_read_bytes": 3 * 4096, "disk_writes": 0, "disk_write_bytes": 0}
+    monkeypatch.setattr(timing.disk, "counted_device", lambda path: None)  # tmpfs, overlay: nothing to count
+    assert measure(Benchmark(), target, setup, rounds=2, device=CPU, disk_path=tmp_path).disk() == {}
 
 
 def test_the_sampler_stops_when_a_timed_round_raises():
@@ -149,7 +176,7 @@ def test_the_sampler_stops_when_a_timed_round_raises():
 
     benchmark = Benchmark()
     with pytest.raises(RuntimeError):
-        measure(benchmark, target, tuple, rounds=2, device=CPU)
+        measure(benchmark, target, tuple, rounds=2, device=CPU, disk_path=None)
     assert benchmark.has_error  # pytest-benchmark leaves such a benchmark out of the stored run
     assert SAMPLER_NAME not in {t.name for t in threading.enumerate()}
 
