@@ -9,8 +9,7 @@ import pytest
 
 from bench import ceiling, disk
 from bench.operations import ready
-from bench.ranks import ranked
-from bench.ranks import launched
+from bench.ranks import launched, ranked
 from bench.record import record
 from bench.timing import measure
 from bench.workspace import Slot

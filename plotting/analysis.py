@@ -52,8 +52,8 @@ def efficiency(run: Run, group: str, method: str) -> float | None:
 
 
 # the disk requests each operation is made of: (stored count, stored bytes, the name of one)
-REQUESTS = {SAVE: ("disk_writes", "disk_write_bytes", "write"), LOAD_COLD: ("disk_reads", "disk_read_bytes", "read"),
-            LOAD_WARM: ("disk_reads", "disk_read_bytes", "read")}
+_READS = ("disk_reads", "disk_read_bytes", "read")
+REQUESTS = {SAVE: ("disk_writes", "disk_write_bytes", "write"), LOAD_COLD: _READS, LOAD_WARM: _READS}
 
 
 def requests(stat: Stat | None, group: str) -> tuple[int | None, float | None]:

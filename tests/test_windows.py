@@ -7,13 +7,13 @@ import threading
 import pytest
 import torch
 
+from bench import timing
 from bench.backends import tensorstore
 from bench.backends.tensorstore import TensorStore, _rolling
 from bench.checkpoint import mismatches
 from bench.chunks import FixedChunks
-from bench.memory import SAMPLER_NAME, peak_memory
-from bench import timing
 from bench.disk import Requests
+from bench.memory import SAMPLER_NAME, peak_memory
 from bench.timing import measure
 from bench.workspace import remove_tree
 
