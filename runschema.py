@@ -15,10 +15,12 @@ from dataclasses import asdict, dataclass, fields
 # 3: extra_info carries the checkpoint's state (model, adam), ranks (world_size, nnodes, saved_world_size, rank_bytes)
 #    and anonymous and file-backed memory peaks.
 # 4: extra_info carries the disk's requests per round (disk_reads, disk_read_bytes, disk_writes, disk_write_bytes).
-SCHEMA_VERSION = 4
+# 5: extra_info carries the order the rounds ran in (order) and each timed round's position in the run (rounds_at),
+#    so that rounds that ran side by side can be paired from the stored run alone.
+SCHEMA_VERSION = 5
 # A run's timings mean the same thing as another's when their versions share a generation; a version that changes
 # what a timer covers (or the ceiling) starts a new generation, and the reports refuse to compare across it.
-GENERATION = {1: 1, 2: 1, 3: 1, 4: 1}
+GENERATION = {1: 1, 2: 1, 3: 1, 4: 1, 5: 1}
 
 SAVE, LOAD_COLD, LOAD_WARM = "save", "load-cold", "load-warm"
 GROUPS = (SAVE, LOAD_COLD, LOAD_WARM)
@@ -40,6 +42,8 @@ SWEEP_AXES = ("chunk_target", "in_flight", "codec")  # the sweep's params beside
 BASELINE = "tensorstore"  # the original guide's baseline: improvements are relative to it
 WORKLOAD = ("model", "state", "dtype", "device", "durability")  # benchmarks that differ here measured different things
 DEFAULT_STATE = "model"  # what runs stored before the state was recorded measured
+INTERLEAVED, BLOCKED = "interleaved", "blocked"  # --ckpt-order: rounds of a group's methods alternate, or run back to back
+ORDERS = (INTERLEAVED, BLOCKED)
 NAMED = ("state", "durability")  # workload values shown with their key ("durability fsync"); the others speak for themselves
 
 
@@ -102,6 +106,8 @@ class Record:
     rank_bytes: dict | None = None  # rank (a string) -> bytes it wrote or read
     mode: str | None = None  # train: none (no checkpoints), sync or async (TRAIN_MODES)
     train: dict | None = None  # train: the loop (steps per round, checkpoint every, tokens per step, batch, sequence)
+    order: str | None = None  # ORDERS: how this benchmark's rounds were scheduled among the other methods'
+    rounds_at: list | None = None  # each timed round's position among all timed rounds of the run, as stats.data
     schema_version: int = 1
 
     def to_json(self) -> dict:
@@ -130,7 +136,7 @@ class Record:
         return workload(lambda k: getattr(self, k))
 
 
-_TYPES = {"str": str, "int": int, "float": (int, float), "dict": dict}
+_TYPES = {"str": str, "int": int, "float": (int, float), "dict": dict, "list": list}
 
 
 def _matches(value, annotation: str) -> bool:
@@ -146,6 +152,16 @@ def check_version(version: int, where: str) -> None:
             f"{where}: schema_version {version} is newer than this ckpt-bench reads (up to {SCHEMA_VERSION}); "
             f"update ckpt-bench to report it"
         )
+
+
+def paired(a: list | None, b: list | None) -> bool:
+    """Whether two benchmarks' rounds ran side by side, so that their k-th rounds pair (`rounds_at` of each): the
+    same number of rounds, and each k-th pair ran before either benchmark's next round. Blocked rounds, and runs
+    stored before positions were (None), do not pair."""
+    if not a or not b or len(a) != len(b):
+        return False
+    pairs = sorted(zip(a, b), key=min)
+    return all(max(p) < min(q) for p, q in zip(pairs, pairs[1:]))
 
 
 # --- derived values: computed here once, by the benchmarks when they store and by the reports when they read ---

@@ -1,17 +1,13 @@
-"""Fixtures shared by the benchmarks: the method parameter, rounds, and each method's checkpoint slot."""
+"""Fixtures shared by the benchmarks: the method parameter, rounds, and each method's checkpoint."""
 from __future__ import annotations
-
-from functools import partial
 
 import pytest
 
-from bench import checkpoint, sweep
+from bench import sweep
 from bench.async_save import process_group
-from bench.operations import expected_state, ready, stop_on_rank_error, takes_part
+from bench.handover import leave_out
+from bench.operations import Checkpoints
 from bench.plugin import find_method
-from bench.ranks import RankError, ranked, solo
-from bench.record import require_round_trip
-from bench.workspace import Slot
 from runschema import SWEEP_AXES
 
 
@@ -69,16 +65,26 @@ def rounds(pytestconfig) -> int:
 
 
 @pytest.fixture(scope="module")
-def slot(method, workspace):
-    s = Slot(workspace, method.id)
-    yield s
-    s.discard()
+def checkpoints(workspace, state, options, world):
+    """The module's checkpoints, one per method (and per method written by rank 0 alone), removed at its end."""
+    kept = Checkpoints(workspace, state, options, world)
+    yield kept
+    kept.close()
+
+
+@pytest.fixture(scope="module")
+def slot(request, method, checkpoints):
+    """The method's checkpoint slot. Blocked, it goes when the module moves on to the next method (one checkpoint on
+    disk at a time); where a module interleaves, every method's stays until the module ends."""
+    yield checkpoints.slot(method.id)
+    if not request.config.ckpt_schedule.keeps_checkpoints(request.path):
+        checkpoints.discard(method.id)
 
 
 @pytest.fixture
-def saved(benchmark, method, slot, state, options, world):
+def saved(benchmark, method, slot, checkpoints):
     """The method's verified checkpoint: the save benchmark's last round, or (save deselected) written here."""
-    return _verified(benchmark, method, slot, state, options, world)
+    return _left_out_unless(benchmark, lambda: checkpoints.saved(method))
 
 
 @pytest.fixture(scope="module")
@@ -90,35 +96,9 @@ def async_group():
         yield group
 
 
-@pytest.fixture(scope="module")
-def slot_by_one(method, workspace):
-    s = Slot(workspace, f"{method.id}-by-one")
-    yield s
-    s.discard()
-
-
-@pytest.fixture
-def saved_by_one(benchmark, method, slot_by_one, state, options, world):
-    """A checkpoint of the method written by rank 0 on its own (a world of one), verified by rank 0."""
-    return _verified(benchmark, method, slot_by_one, state, options, world, writer=solo(world))
-
-
-def _verified(benchmark, method, slot, state, options, world, writer=None):
-    """`writer`: the World that writes it (default: `world`); every rank of `world` waits for it."""
-    writer = world if writer is None else writer
-    writes = takes_part(world, writer)
+def _left_out_unless(benchmark, get):
     try:
-        if slot.root is None:
-            root = ready(slot.replace(), world)
-            save = partial(checkpoint.save, method, state, root, options.durability, writer)
-            ranked(world, save if writes else lambda: None)()  # at N ranks: every rank learns of a failure
-        if not slot.verified:
-            pieces = checkpoint.targets(state, writer) if writer else None
-            load = partial(checkpoint.load, method, slot.root, options.device, writer, pieces)
-            loaded = ranked(world, load if writes else lambda: None)()
-            expected = expected_state(state, writer) if writes else None
-            require_round_trip(benchmark, method, expected, loaded, world)
-            slot.verified = True
-    except RankError as e:
-        stop_on_rank_error(e)
-    return slot.root
+        return get()
+    except BaseException:
+        leave_out(benchmark)
+        raise

@@ -172,14 +172,18 @@ def checkpoint_bound(method, tensors: dict, block: int) -> int:
     return total
 
 
-def space_needed(methods, tensors: dict, block: int, copies: int = 1) -> tuple[int, str]:
-    """Free bytes a run needs, and what takes the most. One checkpoint is on disk at a time: a save round discards
-    the previous round's before it writes (Slot.replace), each method's slot goes before the next method starts, and
-    the ceiling file's slot goes at the end of its module. `copies`: a method's checkpoints on disk at once (2 at
+def space_needed(methods, tensors: dict, block: int, copies: int = 1, together=()) -> tuple[int, str]:
+    """Free bytes a run needs, and what takes the most. Blocked, one checkpoint is on disk at a time: a save round
+    discards the previous round's before it writes (Slot.replace), each method's slot goes before the next method
+    starts, and the ceiling file's slot goes at the end of its module. `together`: the methods whose checkpoints are
+    all on disk at once (interleaved rounds: bench.schedule). `copies`: a method's checkpoints on disk at once (2 at
     several ranks: the ranks' own and the one rank 0 wrote alone, for the resharded loads)."""
+    times = f" x{copies}" if copies > 1 else ""
     sizes = {"the ceiling file": _round_up(unique_bytes(tensors), block) + block}
-    sizes.update((f"{m.id}'s checkpoint" + (f" x{copies}" if copies > 1 else ""),
-                  copies * checkpoint_bound(m, tensors, block)) for m in methods)
+    sizes.update((f"{m.id}'s checkpoint{times}", copies * checkpoint_bound(m, tensors, block)) for m in methods)
+    if len(together) > 1:
+        sizes[f"the checkpoints of {', '.join(m.id for m in together)}{times} at once, for interleaved rounds"] = sum(
+            copies * checkpoint_bound(m, tensors, block) for m in together)
     largest = max(sizes, key=sizes.get)
     return sizes[largest] + SPACE_SLACK, largest
 

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import torch
 
-from bench import disk, ranks
+from bench import disk, ranks, schedule
 from bench import methods as registry
 from bench.checkpoint import DURABILITY
 from bench.models import DTYPES, KINDS, PRESETS, find_weights
 from bench.training_loop import SEQUENCE
 from bench.training_state import STATES
+from runschema import BLOCKED, INTERLEAVED, ORDERS
 
 TRAIN_EVERY = 5  # a checkpoint every 5 steps: 4 in a round of the default 20 steps
 TRAIN_TOKENS = 512  # 4 sequences of 128 tokens: a step of `tiny` takes about 30 ms on 2 cores
@@ -29,6 +30,7 @@ def add_options(parser) -> None:
     group.addoption("--ckpt-methods", default=None, help=f"comma-separated method ids, or 'all'; ids: {', '.join(registry.REGISTRY)} (default: {','.join(registry.DEFAULT_METHODS)})")
     group.addoption("--ckpt-dir", default=None, help="directory on the disk under test; the suite works in a fresh subdirectory of it (default: the system temporary directory)")
     group.addoption("--ckpt-durability", default="fsync", help="fsync (saves end on stable storage) or none (page-cache speed)")
+    group.addoption("--ckpt-order", default=INTERLEAVED, help=f"{INTERLEAVED} (the rounds of the methods of each of the groups {', '.join(schedule.GROUPS)} run in turn, cycle by cycle, so that every method meets the same minutes of the machine and rounds pair) or {BLOCKED} (each benchmark's rounds back to back, pytest-benchmark's own order) (default: {INTERLEAVED})")
     group.addoption("--ckpt-sweep", action="store_true", help="also run the TensorStore parameter sweep (bench/test_sweep.py): chunk target x concurrency x codec")
     group.addoption("--ckpt-async", action="store_true", help="also measure asynchronous saves (bench/test_async.py): per method the stall (until the tensors may change again) and the time until durable; and a training loop with checkpoints (bench/test_train.py)")
     group.addoption("--ckpt-train-every", default=None, help=f"--ckpt-async's train group: a checkpoint every K training steps (default: {TRAIN_EVERY})")
@@ -45,6 +47,7 @@ class Options:
     methods: tuple
     ckpt_dir: Path
     durability: str
+    order: str = INTERLEAVED  # --ckpt-order (bench.schedule)
     warmup: bool = False  # an untimed round before every benchmark's timed ones (warmup below)
     async_save: bool = False  # --ckpt-async
     train_every: int = TRAIN_EVERY  # --ckpt-train-every
@@ -67,6 +70,9 @@ class Options:
         durability = get("--ckpt-durability")
         if durability not in DURABILITY:
             raise ValueError(f"--ckpt-durability {durability!r}: choose from {', '.join(DURABILITY)}")
+        order = get("--ckpt-order")
+        if order not in ORDERS:
+            raise ValueError(f"--ckpt-order {order!r}: choose from {', '.join(ORDERS)}")
         async_save = bool(get("--ckpt-async"))
         every = _count(get, "--ckpt-train-every", "steps", TRAIN_EVERY)
         steps = _count(get, "--ckpt-train-steps", "steps", 4 * every)
@@ -82,6 +88,7 @@ class Options:
             methods=tuple(registry.select(get("--ckpt-methods"))),
             ckpt_dir=_ckpt_dir(get("--ckpt-dir")),
             durability=durability,
+            order=order,
             warmup=warmup(bool(get("benchmark_warmup")), device),
             async_save=async_save,
             train_every=every,

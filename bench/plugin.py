@@ -16,9 +16,10 @@ from bench.aliases import unique_bytes
 from bench.methods import REGISTRY, Method
 from bench.models import ModelError, describe, state_dict
 from bench.options import Options, add_options
+from bench.schedule import Schedule
 from bench.training_state import DESCRIPTIONS, training_state
 from bench.workspace import Workspace, raise_on_termination
-from runschema import SCHEMA_VERSION, add_efficiency
+from runschema import BLOCKED, SCHEMA_VERSION, add_efficiency
 
 STATE = pytest.StashKey[object]()
 # pytest-benchmark's options that only its own calibration uses; every benchmark here runs pedantic rounds
@@ -36,6 +37,7 @@ def pytest_configure(config):
         config.ckpt_world = _join_ranks(config) if ranks.launched() else None
     except ValueError as e:
         raise pytest.UsageError(str(e)) from None
+    config.ckpt_schedule = Schedule(BLOCKED, config.getoption("benchmark_min_rounds"))  # until the items are known
 
 
 def _join_ranks(config) -> ranks.World:
@@ -84,6 +86,9 @@ def pytest_collection_modifyitems(config, items):
     """What needs the model is checked here, before the first benchmark: a mistake is one usage line, not an error
     in every test."""
     benchmarks = _benchmarks(items)
+    config.ckpt_schedule = Schedule.of(benchmarks, config.ckpt_options.order, config.getoption("benchmark_min_rounds"),
+                                       _progress(config))
+    config.ckpt_schedule.reorder(items)
     if not benchmarks or config.option.collectonly:
         return
     if sys.platform != "linux":
@@ -100,7 +105,7 @@ def pytest_collection_modifyitems(config, items):
     _check_storage(config)
     methods = _methods(benchmarks)
     _check_dtypes(methods, _flat(config))
-    _check_space(config, methods)
+    _check_space(config, methods, [m for m in map(find_method, config.ckpt_schedule.methods()) if m is not None])
     config.pluginmanager.register(Progress(config), "ckpt-bench-progress")
 
 
@@ -145,17 +150,31 @@ def _check_dtypes(methods: list[Method], tensors: dict[str, torch.Tensor]) -> No
             )
 
 
-def _check_space(config, methods: list[Method]) -> None:
+def _check_space(config, methods: list[Method], together: list[Method]) -> None:
     options = config.ckpt_options
     world = config.ckpt_world
     copies = 2 if world is not None and world.size > 1 else 1
-    needed, largest = disk.space_needed(methods, _flat(config), disk.block_bytes(options.ckpt_dir), copies)
+    needed, largest = disk.space_needed(methods, _flat(config), disk.block_bytes(options.ckpt_dir), copies, together)
     free = disk.free_bytes(options.ckpt_dir)
     if free < needed:
         raise pytest.UsageError(
             f"--ckpt-dir {options.ckpt_dir}: {disk.human_bytes(free)} free, the run needs {disk.human_bytes(needed)} "
             f"({largest} and {disk.human_bytes(disk.SPACE_SLACK)} headroom); free space or point --ckpt-dir at a larger disk"
         )
+
+
+def _progress(config):
+    """Where an interleaved cohort says which round it is at: its tests' rounds all run in the first of them, whose
+    output pytest would otherwise capture until it ends."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def line(text: str) -> None:
+        if reporter is not None and capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(text)
+
+    return line
 
 
 def find_method(method_id: str | None) -> Method | None:

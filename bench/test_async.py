@@ -19,7 +19,7 @@ from bench.async_save import Overwrite, Staging
 from bench.operations import expected_state, ranks, ready, require_async_save, stop_on_rank_error
 from bench.ranks import RankError, ranked
 from bench.record import method_identity, record, require_round_trip
-from bench.timing import measure
+from bench.handover import measure
 from runschema import ASYNC_DURABLE, ASYNC_STALL
 
 pytestmark = pytest.mark.async_save
@@ -107,7 +107,7 @@ class AsyncRounds:
         world = self._world
         pieces = checkpoint.targets(self._state, world) if world is not None else None
         loaded = ranked(world, checkpoint.load)(self._method, self._slot.root, self._device, world, pieces)
-        require_round_trip(self._benchmark, self._method, expected_state(self._state, world), loaded, world)
+        require_round_trip(self._method, expected_state(self._state, world), loaded, world, self._benchmark)
 
     def close(self) -> None:
         """Whatever happened: no save still writes, the tensors are as they were, the buffers go."""

@@ -11,7 +11,7 @@ from bench import ceiling, disk
 from bench.operations import ready
 from bench.ranks import launched, ranked
 from bench.record import record
-from bench.timing import measure
+from bench.handover import measure
 from bench.workspace import Slot
 from runschema import CEILING, READ_COLD, READ_WARM, WRITE, Record
 

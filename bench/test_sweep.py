@@ -10,12 +10,12 @@ pytestmark = pytest.mark.sweep
 
 
 @pytest.mark.benchmark(group=SWEEP_SAVE)
-def test_sweep_save(request, benchmark, method, chunk_target, in_flight, codec, slot, state, options, model_info, rounds,
-                    world):
-    timed_save(request, benchmark, method, slot, state, options, model_info, rounds, world)
+def test_sweep_save(request, benchmark, method, chunk_target, in_flight, codec, slot, checkpoints, state, options,
+                    model_info, world):
+    timed_save(request, benchmark, method, checkpoints, state, options, model_info, world)
 
 
 @pytest.mark.benchmark(group=SWEEP_LOAD_COLD)
-def test_sweep_load_cold(benchmark, method, chunk_target, in_flight, codec, saved, state, options, model_info,
-                         rounds, world):
-    timed_load(benchmark, method, saved, state, options, model_info, rounds, cold=True, world=world)
+def test_sweep_load_cold(request, benchmark, method, chunk_target, in_flight, codec, saved, checkpoints, state, options,
+                         model_info, world):
+    timed_load(request, benchmark, method, checkpoints.saved, state, options, model_info, cold=True, world=world)

@@ -14,7 +14,7 @@ from bench.models import PRESETS
 from bench.operations import require_async_save
 from bench.plugin import state_info
 from bench.record import method_identity, record, require_round_trip
-from bench.timing import measure
+from bench.handover import measure
 from bench.training_loop import AsyncSaves, Loop, SyncSaves, Trainer
 from runschema import TRAIN, TRAIN_ASYNC, TRAIN_MODES, TRAIN_NONE, TRAIN_SYNC, Record
 
@@ -65,7 +65,7 @@ def test_train(benchmark, method, mode, slot, loop, options, rounds, async_group
                            disk_path=options.ckpt_dir)
         last = slot.root / f"step-{loop.steps}"
         loaded = checkpoint.load(method, last, options.device)
-        require_round_trip(benchmark, method, loop.trainer.state(), loaded)
+        require_round_trip(method, loop.trainer.state(), loaded, benchmark=benchmark)
     except BaseException:
         saves.close()  # no save still writes into what is deleted next
         slot.discard()  # a failed save's partial checkpoint must not be loaded as if it were whole

@@ -1,13 +1,16 @@
 """A real run of the benchmark suite on the tiny preset, and what it stores (README: What is measured, Stored)."""
+import itertools
 import os
 import signal
+import subprocess
+import sys
 from dataclasses import fields
 
 import pytest
 
 from bench import disk
 from bench.methods import DEFAULT_METHODS
-from runschema import SCHEMA_VERSION, Record
+from runschema import BLOCKED, INTERLEAVED, SCHEMA_VERSION, Record, paired
 from tests.helpers import load_run, run_bench, stored_runs, usage_line
 
 GROUPS = ("save", "load-cold", "load-warm")
@@ -129,6 +132,53 @@ def test_compare_against_a_stored_run_without_a_machine_info_warning(tiny_run):
     assert "0001" in proc.stdout and "NOW" in proc.stdout
     assert "machine_info is different" not in proc.stdout + proc.stderr
     assert len(stored_runs(storage)) == 2
+
+
+def test_interleaved_rounds_are_stored_with_positions_that_pair_within_each_group(run):
+    by_group_method = by_group(run)
+    for group in GROUPS:
+        entries = [by_group_method[(group, m, None)]["extra_info"] for m in DEFAULT_METHODS]
+        assert {e["order"] for e in entries} == {INTERLEAVED}
+        for a, b in itertools.combinations(entries, 2):
+            assert paired(a["rounds_at"], b["rounds_at"]), (group, a["method"], b["method"])
+    ceiling = [b["extra_info"] for b in run["benchmarks"] if b["group"] == "ceiling"]
+    assert {e["order"] for e in ceiling} == {BLOCKED}
+    every = [p for b in run["benchmarks"] for p in b["extra_info"]["rounds_at"]]
+    assert sorted(every) == list(range(len(every)))  # one position per timed round of the run
+
+
+def test_pytest_benchmarks_own_compare_reads_every_stored_benchmark(tiny_run):
+    storage, _, _ = tiny_run
+    (path,) = stored_runs(storage)[:1]
+    cmd = [sys.executable, "-c", "import sys; from pytest_benchmark.cli import main; sys.exit(main())",
+           "--storage", f"file://{storage}", "compare", "0001", "--columns=median,rounds", "--group-by=group"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=storage.parent)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    names = {b["name"] for b in load_run(path)["benchmarks"]}
+    rows = [line.split()[0] for line in proc.stdout.splitlines() if line.startswith("test_")]
+    assert sorted(rows) == sorted(names) and len(names) == len(GROUPS) * len(DEFAULT_METHODS) + len(CEILING_OPS) * (
+        2 if len(os.sched_getaffinity(0)) > 1 else 1)
+
+
+def test_blocked_rounds_run_each_benchmark_back_to_back(tmp_path):
+    proc = run_bench("--ckpt-model", "tiny", "--ckpt-dir", str(tmp_path), "--ckpt-order", "blocked",
+                     "--ckpt-methods", "pytorch,safetensors", "-k", "save or load_cold", storage=tmp_path / "storage")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "round 1 of 3" not in proc.stdout  # no cohort ran
+    (path,) = stored_runs(tmp_path / "storage")
+    benchmarks = load_run(path)["benchmarks"]
+    assert len(benchmarks) == 4 and {b["extra_info"]["order"] for b in benchmarks} == {BLOCKED}
+    for b in benchmarks:
+        at = b["extra_info"]["rounds_at"]
+        assert at == list(range(at[0], at[0] + 3))  # back to back
+    saves = [b["extra_info"]["rounds_at"] for b in benchmarks if b["group"] == "save"]
+    assert len(saves) == 2 and not paired(*saves)
+
+
+def test_an_unknown_order_is_one_usage_line(tmp_path):
+    proc = run_bench("--ckpt-model", "tiny", "--ckpt-dir", str(tmp_path), "--ckpt-order", "shuffled",
+                     storage=tmp_path / "storage")
+    assert "--ckpt-order 'shuffled': choose from interleaved, blocked" in usage_line(proc)
 
 
 def test_tests_alone_install_no_signal_handler_and_leave_matplotlib_alone():

@@ -144,32 +144,48 @@ def _run_with_env(env: dict, *args: str, storage: Path) -> subprocess.CompletedP
     return subprocess.run(**{**kwargs, "env": {**kwargs["env"], **env}}, capture_output=True, text=True, timeout=300)
 
 
-@pytest.fixture(scope="module")
-def users_run(tmp_path_factory):
+def _space_run(base: Path, *args: str) -> dict:
     """A whole tiny run in a --ckpt-dir (with spaces in its path) that holds a user's files, on a disk whose free
-    space is exactly what the suite says it needs."""
-    base = tmp_path_factory.mktemp("owned")
+    space is exactly what the suite says it needs for that order of rounds."""
     ckpt_dir, outside = base / "ckpt dir with spaces", base / "outside"
     ckpt_dir.mkdir()
     users_tree(ckpt_dir, outside)
     before = snapshot(ckpt_dir), snapshot(outside)
-    needed, _ = disk.space_needed(select(None), preset_state_dict("tiny"), disk.block_bytes(ckpt_dir))
+    methods = select(None)
+    together = methods if "blocked" not in args else ()
+    needed, _ = disk.space_needed(methods, preset_state_dict("tiny"), disk.block_bytes(ckpt_dir), together=together)
     env = {"CKPT_FAKE_FREE_BYTES": str(needed), "CKPT_PEAK_FILE": str(base / "peak")}
     proc = _run_with_env(env, "--ckpt-model", "tiny", "--ckpt-dir", str(ckpt_dir), "-p", "tests.fake_disk",
-                         "--ckpt-durability", "none", "--benchmark-min-rounds=1", storage=base / "storage")
+                         "--ckpt-durability", "none", "--benchmark-min-rounds=1", *args, storage=base / "storage")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return {"before": before, "after": (snapshot(ckpt_dir), snapshot(outside)), "needed": needed,
-            "peak": int((base / "peak").read_text())}
+            "peak": int((base / "peak").read_text()), "largest": max(
+                disk.checkpoint_bound(m, preset_state_dict("tiny"), disk.block_bytes(ckpt_dir)) for m in methods)}
 
 
-def test_the_run_holds_one_checkpoint_at_a_time_within_the_estimate(users_run):
+@pytest.fixture(scope="module")
+def users_run(tmp_path_factory):
+    """Interleaved rounds (the default): every method's checkpoint is on disk at once."""
+    return _space_run(tmp_path_factory.mktemp("owned"))
+
+
+def test_interleaved_rounds_hold_every_checkpoint_at_once_within_the_estimate(users_run):
     bound = users_run["needed"] - disk.SPACE_SLACK
     assert 0 < users_run["peak"] <= bound
-    assert bound < 2 * users_run["peak"]  # honest, not a blanket multiple: two checkpoints at once would not fit
+    assert bound < 2 * users_run["peak"]  # honest, not a blanket multiple
+    assert users_run["peak"] > users_run["largest"]  # more than one checkpoint at once, as the estimate says
+
+
+def test_blocked_rounds_hold_one_checkpoint_at_a_time_within_the_estimate(tmp_path):
+    blocked = _space_run(tmp_path, "--ckpt-order", "blocked")
+    bound = blocked["needed"] - disk.SPACE_SLACK
+    assert 0 < blocked["peak"] <= bound
+    assert bound < 2 * blocked["peak"]  # two checkpoints at once would not fit
 
 
 def test_too_little_free_space_stops_the_run_before_it_writes(tmp_path):
-    needed, largest = disk.space_needed(select(None), preset_state_dict("tiny"), disk.block_bytes(tmp_path))
+    needed, largest = disk.space_needed(select(None), preset_state_dict("tiny"), disk.block_bytes(tmp_path),
+                                        together=select(None))
     free = needed - 2**20
     proc = _run_with_env({"CKPT_FAKE_FREE_BYTES": str(free)}, *_tiny_in(tmp_path), "-p", "tests.fake_disk",
                          storage=tmp_path / "storage")

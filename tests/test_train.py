@@ -87,7 +87,8 @@ class Config:
 
     def __init__(self, **given):
         self._given = {"--ckpt-model": "tiny", "--ckpt-state": "model", "--ckpt-device": "cpu",
-                       "--ckpt-durability": "fsync", **{f"--ckpt-train-{k}": v for k, v in given.items()}}
+                       "--ckpt-durability": "fsync", "--ckpt-order": "interleaved",
+                       **{f"--ckpt-train-{k}": v for k, v in given.items()}}
 
     def getoption(self, name):
         return self._given.get(name)
