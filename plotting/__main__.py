@@ -1,10 +1,12 @@
-"""`python -m plotting`: the tables, the figure, the interactive SVG and comparison.md from stored runs;
+"""`python -m plotting`: the tables, the figure, the interactive SVG, comparison.md and comparison.json (every method
+against the reference methods: ratio, interval, verdict) from stored runs;
 `python -m plotting gate BASELINE CURRENT`: the regression gate for CI;
 `python -m plotting sweep [RUN.json]`: the parameter sweep's heatmaps and its best configuration per operation;
 `python -m plotting scaling RUN.json [RUN.json ...]`: throughput against the number of ranks (multi-rank runs)."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -12,12 +14,13 @@ from plotting.compare import check_comparable, compare_figure, compare_text
 from plotting.figures import DPI, performance_figure
 from plotting.gate import ALPHA, AUTO, MAX_SLOWDOWN, NORMALIZE, gate, summary, verdict_table
 from plotting import scaling, sweep
+from plotting.references import DEFAULT, comparisons, references
 from plotting.runs import RunError, load_each, load_runs, newest_run, read_json
 from plotting.svg import performance_svg
 from plotting.tables import report_markdown, report_text
 
 PNG, SVG_FILE = "6way_performance_comparison.png", "6way_performance_comparison.svg"
-MARKDOWN, COMPARE_PNG = "comparison.md", "compare.png"
+MARKDOWN, COMPARISON_JSON, COMPARE_PNG = "comparison.md", "comparison.json", "compare.png"
 # first arguments, not subparsers: `python -m plotting RUN.json` must keep working
 GATE, SWEEP, SCALING = "gate", "sweep", "scaling"
 
@@ -41,7 +44,17 @@ def parser() -> argparse.ArgumentParser:
                    help="directory for the figures and comparison.md (default: out)")
     p.add_argument("--storage", type=Path, default=Path(".benchmarks"),
                    help="pytest-benchmark storage (default: .benchmarks)")
+    p.add_argument("--reference", type=_methods, metavar="METHOD[,METHOD]",
+                   help=f"the methods every other is compared against in {COMPARISON_JSON} and the Verdicts table "
+                        f"(default: {' and '.join(DEFAULT)}, where they ran)")
     return p
+
+
+def _methods(text: str) -> list[str]:
+    names = [m.strip() for m in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of method ids, e.g. pytorch,t5x")
+    return names
 
 
 def _percent(text: str) -> float:
@@ -115,17 +128,22 @@ def main(argv: list[str] | None = None) -> int:
 def _report_or_compare(args) -> list[Path]:
     if args.compare and args.runs:
         raise RunError("give either RUN.json files or --compare A.json B.json, not both")
+    if args.compare and args.reference:
+        raise RunError("--reference is for a report of RUN.json files; --compare sets B against A")
     return _compare(args) if args.compare else _report(args)
 
 
 def _report(args) -> list[Path]:
     run = load_runs(args.runs or [newest_run(args.storage)])
+    refs = references(run, args.reference)
     args.out.mkdir(parents=True, exist_ok=True)
-    print(report_text(run))
+    print(report_text(run, refs))
     performance_figure(run).savefig(png := args.out / PNG, dpi=DPI)
     (svg := args.out / SVG_FILE).write_text(performance_svg(run), encoding="utf-8")
-    (md := args.out / MARKDOWN).write_text(report_markdown(run), encoding="utf-8")
-    return [png, svg, md]
+    rows = [row.to_json() for row in comparisons(run, refs)]
+    (found := args.out / COMPARISON_JSON).write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    (md := args.out / MARKDOWN).write_text(report_markdown(run, refs), encoding="utf-8")
+    return [png, svg, found, md]
 
 
 def sweep_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,8 @@ from scipy.stats import mannwhitneyu
 
 import runschema
 from plotting.runs import Run, Stat
-from runschema import BASELINE, CEILING_OPS, GROUPS, LOAD_COLD, LOAD_WARM, SAVE, improvement
+from plotting.verdicts import Ratio, compare
+from runschema import BASELINE, CEILING_OPS, GROUPS, LOAD_COLD, LOAD_WARM, SAVE
 
 SIZE_UNITS = (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10), ("B", 1))
 NOISY = 0.20  # IQR / median above which a median is flagged: the rounds disagree by more than a fifth
@@ -27,8 +28,15 @@ def median(run: Run, group: str, method: str) -> float | None:
     return stat.median if stat else None
 
 
+def versus(run: Run, group: str, method: str, reference: str = BASELINE) -> Ratio | None:
+    """The method's time over the reference's in one operation of the run, with its interval and verdict."""
+    return compare(run.get(group, method), run.get(group, reference))
+
+
 def time_improvement(run: Run, group: str, method: str) -> float | None:
-    return improvement(median(run, group, BASELINE), median(run, group, method))
+    """(1 - the method's ratio to the baseline) in %: of the medians, or of the pairs where the rounds paired."""
+    ratio = versus(run, group, method)
+    return None if ratio is None else ratio.improvement
 
 
 def disk_bytes(run: Run, method: str) -> int | None:
@@ -76,11 +84,11 @@ def peak_keys(run: Run) -> list[tuple[str, str]]:
     return [(k, name) for k, name in PEAKS if any(getattr(s.record, k) is not None for s in run.stats.values())]
 
 
-def improvement_series(run: Run) -> tuple[list[str], list[tuple[str, list[float | None]]]]:
-    """For the figures: the methods other than the baseline (none without it), and (group, % improvement per method)
-    for save and cold load."""
+def improvement_series(run: Run) -> tuple[list[str], list[tuple[str, list[Ratio | None]]]]:
+    """For the figures: the methods other than the baseline (none without it), and (group, each method's ratio to
+    the baseline) for save and cold load."""
     others = [m for m in run.methods if m != BASELINE] if BASELINE in run.methods else []
-    return others, [(group, [time_improvement(run, group, m) for m in others]) for group in (SAVE, LOAD_COLD)]
+    return others, [(group, [versus(run, group, m) for m in others]) for group in (SAVE, LOAD_COLD)]
 
 
 def peak_series(run: Run) -> tuple[str, float, list[tuple[str, str, list[int | None]]]]:

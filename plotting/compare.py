@@ -1,4 +1,5 @@
-"""Two runs side by side (before/after a change, fsync vs none, CPU vs CUDA, two machines): B/A of the medians."""
+"""Two runs side by side (before/after a change, fsync vs none, CPU vs CUDA, two machines): B/A of the medians, with
+its interval and verdict (plotting.verdicts, unpaired)."""
 from __future__ import annotations
 
 from matplotlib.figure import Figure
@@ -6,9 +7,12 @@ from matplotlib.figure import Figure
 from plotting import figures
 from plotting.analysis import NOISY, median, noisy
 from plotting.context import context
-from plotting.panels import COLORS, LOG, SERIES_NAMES, Panel, PanelSeries, ratio_label, ratio_ticks
-from plotting.runs import IQR, Run, RunError, check_same_generation
+from plotting.panels import (
+    COLORS, LOG, SERIES_NAMES, Panel, PanelSeries, bar_ends, pale, pale_note, ratio_label, ratio_ticks,
+)
+from plotting.runs import Run, RunError, check_same_generation
 from plotting.tables import FLAG, NA, Table, fmt_spread, ms_format
+from plotting.verdicts import CONFIDENCE, RULE, WORDS, Ratio, compare, fmt_ci, fmt_ratio_ci
 from runschema import GROUPS
 
 
@@ -35,9 +39,14 @@ def methods(a: Run, b: Run) -> list[str]:
     return list(dict.fromkeys([*a.methods, *b.methods]))
 
 
+def change(a: Run, b: Run, group: str, method: str) -> Ratio | None:
+    """B's time over A's, with its interval and verdict: unpaired, since the rounds of two runs never ran together."""
+    return compare(b.get(group, method), a.get(group, method), pair=False)
+
+
 def ratio(a: Run, b: Run, group: str, method: str) -> float | None:
-    ma, mb = median(a, group, method), median(b, group, method)
-    return mb / ma if ma and mb else None
+    r = change(a, b, group, method)
+    return None if r is None else r.ratio
 
 
 def fmt_ratio(r: float | None) -> str:
@@ -48,33 +57,22 @@ def operations(a: Run, b: Run) -> list[str]:
     return [g for g in GROUPS if a.has(g) and b.has(g)]
 
 
-def ratio_range(a: Run, b: Run, group: str, method: str) -> tuple[float, float] | None:
-    """The B/A that the two runs' interquartile ranges allow: B's first quartile over A's third, B's third over A's
-    first. A range that spans 1 means the rounds do not tell the two apart."""
-    sa, sb = a.get(group, method), b.get(group, method)
-    if not (sa and sb and sa.spread == sb.spread == IQR and sa.low and sa.high):
-        return None
-    return sb.low / sa.high, sb.high / sa.low
-
-
-def fmt_range(r: tuple[float, float] | None) -> str:
-    return NA if r is None else f"{r[0]:.2f}-{r[1]:.2f}x"
-
-
 def compare_table(a: Run, b: Run) -> Table:
     ms = ms_format(a, b)
-    rows = tuple(
-        (m, g, ms(median(a, g, m)), fmt_spread(a.get(g, m)), ms(median(b, g, m)), fmt_spread(b.get(g, m)),
-         fmt_ratio(ratio(a, b, g, m)) + (f" {FLAG}" if noisy(a.get(g, m)) or noisy(b.get(g, m)) else ""),
-         fmt_range(ratio_range(a, b, g, m)))
-        for g in operations(a, b)
-        for m in methods(a, b)
-    )
+
+    def cells(g: str, m: str) -> tuple[str, ...]:
+        r = change(a, b, g, m)
+        flag = f" {FLAG}" if noisy(a.get(g, m)) or noisy(b.get(g, m)) else ""
+        judged = (NA, NA, NA) if r is None else (fmt_ratio(r.ratio) + flag, fmt_ci(r) or NA, WORDS[r.verdict])
+        return (m, g, ms(median(a, g, m)), fmt_spread(a.get(g, m)), ms(median(b, g, m)), fmt_spread(b.get(g, m)),
+                *judged)
+
+    rows = tuple(cells(g, m) for g in operations(a, b) for m in methods(a, b))
     note = (f"B/A: B's median time over A's; below 1 B is faster, above 1 B is slower. IQR: the rounds' interquartile "
-            f"range / median; {FLAG}: A's or B's IQR is over {NOISY:.0%}, so the ratio is uncertain; range: B/A from "
-            f"the quartiles (B's Q1 / A's Q3 to B's Q3 / A's Q1): one that spans 1x does not tell A and B apart")
-    header = ("method", "operation", "A (ms)", "A IQR", "B (ms)", "B IQR", "B/A", "B/A range")
-    return Table("B/A per method and operation", header, rows, note, left=(0, 1))
+            f"range / median; {FLAG}: A's or B's IQR is over {NOISY:.0%}, so the ratio is uncertain; verdict: B "
+            f"against A. {RULE}; the rounds of two runs never pair")
+    header = ("method", "operation", "A (ms)", "A IQR", "B (ms)", "B IQR", "B/A", f"{CONFIDENCE:.0%} CI", "verdict")
+    return Table("B/A per method and operation", header, rows, note, left=(0, 1, 8))
 
 
 def compare_text(a: Run, b: Run) -> str:
@@ -91,16 +89,21 @@ def panel(a: Run, b: Run) -> Panel:
     ms = ms_format(a, b)
     series = []
     for g in operations(a, b):
-        ratios = tuple(ratio(a, b, g, m) for m in names)
+        changes = [change(a, b, g, m) for m in names]
+        ratios = tuple(None if r is None else r.ratio for r in changes)
         tooltips = tuple(
             f"{SERIES_NAMES[g]}: A {ms(median(a, g, m))} ms, B {ms(median(b, g, m))} ms"
-            for m in names
+            + (f", B/A {fmt_ratio_ci(r)}: {WORDS[r.verdict]}" if r else "")
+            for m, r in zip(names, changes)
         )
-        series.append(PanelSeries(SERIES_NAMES[g], COLORS[g], ratios, tuple(map(fmt_ratio, ratios)), tooltips))
-    found = [r for s in series for r in s.values if r is not None]
+        spreads = tuple(None if r is None or r.low is None else (r.low, r.high) for r in changes)
+        series.append(PanelSeries(SERIES_NAMES[g], COLORS[g], ratios, tuple(map(fmt_ratio, ratios)), tooltips,
+                                  spreads, pale(changes)))
+    found = bar_ends(series)
     return Panel(
         "B/A per method and operation",
-        "B/A of the median time (log scale): below 1x B is faster, above 1x B is slower",
+        f"B/A of the median time (log scale): below 1x B is faster, above 1x B is slower; whiskers: "
+        f"{CONFIDENCE:.0%} CI; {pale_note('1x')}",
         tuple((a if m in a.methods else b).label(m) for m in names), tuple(series), ratio_label, LOG,
         ratio_ticks(min(found, default=1.0), max(found, default=1.0)), origin=1.0, reference=1.0,
         no_data=f"{NA}: the runs share no method and operation",

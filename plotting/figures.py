@@ -5,6 +5,7 @@ import textwrap
 
 from matplotlib import rc_context
 from matplotlib.figure import Figure  # a bare Figure renders with Agg and touches no pyplot/GUI state
+from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from plotting import panels
@@ -26,6 +27,7 @@ CHAR = 0.62  # a character's average width over the font size, to wrap text to t
 PANEL_ROOM = 1.2  # inches of a panel besides its bars and axis label: title, legend, tick labels
 CATEGORY_ROOM = 2.0  # inches of a panel's width taken by the category labels
 MESSAGE_BARS = 4  # the height, in bars, of a panel that only shows why it has no data
+PALE_ALPHA, PALE_HATCH = 0.35, "////"  # a bar whose difference the rounds do not show: see-through and hatched
 
 
 def performance_figure(run: Run) -> Figure:
@@ -73,9 +75,10 @@ def draw(ax, panel: panels.Panel, label_chars: int) -> list[tuple]:
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: panel.tick_format(x)))
     if panel.reference is not None:
         ax.axvline(panel.reference, color="#333333", linewidth=1)
-    if len(panel.series) > 1:  # in TITLE_PAD: never over the title or a bar
-        ax.legend(loc="lower left", bbox_to_anchor=(0, 1), ncols=len(panel.series), frameon=False, fontsize=TEXT_SIZE,
-                  borderaxespad=0.2)
+    if len(panel.series) > 1:  # in TITLE_PAD: never over the title or a bar; the full colour, though a bar is pale
+        handles = [Patch(color=s.color, label=s.name) for s in panel.series]
+        ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1), ncols=len(panel.series), frameon=False,
+                  fontsize=TEXT_SIZE, borderaxespad=0.2)
     return texts
 
 
@@ -86,14 +89,18 @@ def _bars(ax, panel: panels.Panel) -> list[tuple]:
     texts = []
     for i, s in enumerate(panel.series):
         ys = [y - 0.4 + height * (i + 0.5) for y in range(len(panel.categories))]
-        shown = [(y, v) for y, v in zip(ys, s.values) if v is not None]
-        ax.barh([y for y, _ in shown], [v - panel.origin for _, v in shown], height, left=panel.origin,
-                color=s.color, label=s.name)
+        shown = [(y, v, p) for y, v, p in zip(ys, s.values, s.pale or [False] * len(ys)) if v is not None]
+        bars = ax.barh([y for y, _, _ in shown], [v - panel.origin for _, v, _ in shown], height, left=panel.origin,
+                       color=s.color, label=s.name)
+        for bar, (_, _, pale) in zip(bars, shown):
+            if pale:
+                bar.set(alpha=PALE_ALPHA, hatch=PALE_HATCH, edgecolor=s.color, linewidth=0)
         for y, v, text, spread in zip(ys, s.values, s.texts, s.spreads or [None] * len(ys)):
             v = panel.origin if v is None else v
             low, high = spread or (v, v)
-            if spread:
-                ax.errorbar(v, y, xerr=[[v - low], [high - v]], fmt="none", ecolor="#333333", elinewidth=1, capsize=3)
+            if spread:  # an interval need not be centred on the bar's value: drawn from its midpoint
+                ax.errorbar((low + high) / 2, y, xerr=(high - low) / 2, fmt="none", ecolor="#333333", elinewidth=1,
+                            capsize=3)
             right = v >= panel.origin
             end = high if right else low
             label = ax.annotate(text, (end, y), xytext=(4 if right else -4, 0), textcoords="offset points",

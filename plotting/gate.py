@@ -5,7 +5,9 @@ method), so that a machine that is slower as a whole cancels out. Each side may 
 code: their spread is the run-to-run noise that one run's rounds cannot show, so the gate sets the fastest
 current run against the slowest baseline run. A method and operation then fails only when that current
 median is beyond the baseline's times (1 + threshold) AND a one-sided Mann-Whitney U test finds the current
-rounds slower than the baseline's rounds times (1 + threshold), p <= alpha (overlapping rounds pass).
+rounds slower than the baseline's rounds times (1 + threshold), p <= alpha (overlapping rounds pass). Its table
+also gives current / baseline with the interval and verdict of plotting.verdicts (unpaired), which inform and do
+not decide.
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from scipy.stats import mannwhitneyu
 
 from plotting.runs import Run, RunError, check_same_generation
 from runschema import CEILING_OPS, GROUPS, WORKLOAD
-from plotting.tables import Table, fmt_pct
+from plotting.table import NA, Table, fmt_pct
+from plotting.verdicts import CONFIDENCE, SHORT, Ratio, ratio_of
 
 CEILING, REFERENCE, NONE, AUTO = "ceiling", "pytorch", "none", "auto"
 NORMALIZE = (AUTO, CEILING, REFERENCE, NONE)
@@ -43,6 +46,7 @@ class Comparison:
     p: float  # one-sided: current rounds slower than baseline rounds x (1 + threshold)
     baseline_source: str
     current_source: str
+    change: Ratio  # current / baseline of the normalised rounds, unpaired: its interval and verdict (not the rule)
 
     @property
     def slowdown(self) -> float:
@@ -170,7 +174,8 @@ def gate(bases: Sequence[Run], curs: Sequence[Run], max_slowdown: float = MAX_SL
             (base, a), (cur, b) = _pick(max, bases, group, method, how), _pick(min, curs, group, method, how)
             p = float(mannwhitneyu(b, [x * (1 + max_slowdown) for x in a], alternative="greater").pvalue)
             ms = (base.get(group, method).median * 1000, cur.get(group, method).median * 1000)
-            comparisons.append(Comparison(method, group, *ms, median(a), median(b), p, base.source, cur.source))
+            comparisons.append(Comparison(method, group, *ms, median(a), median(b), p, base.source, cur.source,
+                                          ratio_of(b, a)))
     return Verdict(how, tuple(comparisons), max_slowdown, alpha, (len(bases), len(curs)))
 
 
@@ -184,13 +189,20 @@ def verdict_table(verdict: Verdict, everything: bool = False) -> Table:
     shown = verdict.comparisons if everything else verdict.regressions
     rows = tuple(
         (c.method, c.group, f"{c.baseline_ms:.3g}", f"{c.current_ms:.3g}", f"{c.baseline:.3g}", f"{c.current:.3g}",
-         fmt_pct(c.slowdown * 100), f"{c.p:.3f}", "REGRESSED" if verdict.regressed(c) else "ok")
+         fmt_pct(c.slowdown * 100), _slowdowns(c.change), SHORT[c.change.verdict], f"{c.p:.3f}",
+         "REGRESSED" if verdict.regressed(c) else "ok")
         for c in shown
     )
     header = ("method", "operation", "base (ms)", "current (ms)", f"base ({unit})", f"current ({unit})", "slowdown",
-              "p", "verdict")
+              f"{CONFIDENCE:.0%} CI", "change", "p", "verdict")
     title = "Every method and operation" if everything else "Regressions"
-    return Table(title, header, rows, left=(0, 1, 8))
+    note = f"{CONFIDENCE:.0%} CI and change: of current / base, unpaired (docs/verdicts.md); verdict: the gate's rule"
+    return Table(title, header, rows, note, left=(0, 1, 8, 10))
+
+
+def _slowdowns(r: Ratio) -> str:
+    """The interval as slowdowns in %: "[+20.1, +35.0]"."""
+    return NA if r.low is None else f"[{(r.low - 1) * 100:+.1f}, {(r.high - 1) * 100:+.1f}]"
 
 
 def _side(runs: int, chosen: str) -> str:

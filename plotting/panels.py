@@ -3,11 +3,13 @@ pygal, so the PNG and the SVG show the same titles, axes, series and numbers."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Callable
 
 from plotting import analysis
 from plotting.runs import Run, Stat
+from plotting.verdicts import CONFIDENCE, FACTOR, SAME, WORDS, Ratio, fmt_pct_ci
 from plotting.tables import (
     EFFICIENCY_NOTE, FLAG, NA, NO_BASELINE, NO_CEILING, NO_PEAKS, NO_SIZES, NO_TRAIN_NONE, TRAIN_TITLE, baseline_label,
     ceiling_line, fmt_efficiency, fmt_pct, headline, ms_format, train_loop, train_methods, train_overheads,
@@ -34,7 +36,8 @@ RATIOS = (1.5, 2, 4, 10, 20, 40, 100, 1000)  # compare.png's ticks above 1x; the
 @dataclass(frozen=True)
 class PanelSeries:
     """One colour of bars: a value per category (None: not measured), the text at each bar's end, the tooltip the SVG
-    shows on hover, and optionally the rounds' spread (low, high) drawn as whiskers."""
+    shows on hover, and optionally the rounds' spread or an interval (low, high) drawn as whiskers, and which bars
+    are drawn pale (a difference that the rounds do not show)."""
 
     name: str
     color: str
@@ -42,6 +45,7 @@ class PanelSeries:
     texts: tuple[str, ...]
     tooltips: tuple[str, ...]
     spreads: tuple[tuple[float, float] | None, ...] | None = None
+    pale: tuple[bool, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,7 @@ def heading(run: Run) -> list[str]:
 def footnote(run: Run) -> str:
     stats = [s for g in GROUPS for m in run.methods if (s := run.get(g, m))]
     spreads = sorted({s.spread for s in stats if s.spread})
-    whiskers = f"; whiskers: {' or '.join(spreads)} of the rounds" if spreads else ""
+    whiskers = f"; the times' whiskers: {' or '.join(spreads)} of the rounds" if spreads else ""
     flag = f"; {FLAG}: the rounds' IQR is over {analysis.NOISY:.0%} of their median"
     where = "load (cold): page cache evicted before every round; load (warm): the checkpoint in the page cache"
     return f"bars: medians of the rounds{whiskers}{flag}; {where}"
@@ -99,7 +103,7 @@ def method_labels(run: Run) -> tuple[str, ...]:
 
 def time_panel(run: Run, title: str, measure: str, groups: tuple[str, ...]) -> Panel:
     series = tuple(_time_series(run, g) for g in groups if run.has(g))
-    ends = [x for s in series for x in (*s.values, *(x for pair in s.spreads if pair for x in pair)) if x is not None]
+    ends = bar_ends(series)
     ticks = log_ticks(min(ends) / SHORTEST_BAR, max(ends))
     return Panel(title, f"{measure} (log scale)", method_labels(run), series, time_label, LOG, ticks, ticks[0])
 
@@ -111,7 +115,7 @@ def async_panel(run: Run) -> Panel | None:
     if not methods:
         return None
     series = tuple(_time_series(run, g, methods) for g in (SAVE, ASYNC_STALL, ASYNC_DURABLE))
-    ends = [x for s in series for x in (*s.values, *(x for pair in s.spreads if pair for x in pair)) if x is not None]
+    ends = bar_ends(series)
     ticks = log_ticks(min(ends) / SHORTEST_BAR, max(ends))
     labels = tuple(run.label(m) for m in methods)
     return Panel(ASYNC_TITLE, "median time (log scale); stall: until the tensors may change again; durable: until "
@@ -140,6 +144,12 @@ def train_panel(run: Run) -> Panel | None:
     label = f"% longer than the round without checkpoints; a round: {train_loop(run)}"
     return Panel(TRAIN_TITLE, label, tuple(run.label(m) for m in methods), tuple(series), signed_pct, reference=0.0,
                  no_data=f"{NA}: {NO_TRAIN_NONE}")
+
+
+def bar_ends(series) -> list[float]:
+    """Every value and whisker end of the series: what a log axis's ticks must cover."""
+    return [x for s in series for x in (*s.values, *(x for pair in s.spreads or () if pair for x in pair))
+            if x is not None]
 
 
 def _time_series(run: Run, group: str, methods: tuple[str, ...] | None = None) -> PanelSeries:
@@ -177,17 +187,39 @@ def size_panel(run: Run) -> Panel:
 
 
 def improvement_panel(run: Run) -> Panel:
+    """Per method, (1 - its ratio to the baseline) in % with the ratio's interval as whiskers, pale where the
+    verdict shows no difference."""
     base = baseline_label(run)
-    others, improvements = analysis.improvement_series(run)
-    series = tuple(
-        PanelSeries(
-            SERIES_NAMES[g], COLORS[g], tuple(pcts), tuple(fmt_pct(p) for p in pcts),
-            tuple(f"{SERIES_NAMES[g]} {fmt_pct(p)} vs {BASELINE}" for p in pcts),
-        )
-        for g, pcts in improvements
-    ) if others else ()
-    return Panel(f"Improvement vs {base} baseline", f"% less time than {base} (positive = faster)",
-                 tuple(run.label(m) for m in others), series, signed_pct, reference=0.0, no_data=f"{NA}: {NO_BASELINE}")
+    others, ratios = analysis.improvement_series(run)
+    series = tuple(_improvement_series(g, rs) for g, rs in ratios) if others else ()
+    label = f"% less time than {base} (positive = faster); whiskers: {CONFIDENCE:.0%} CI; {pale_note('0')}"
+    return Panel(f"Improvement vs {base} baseline", label, tuple(run.label(m) for m in others), series, signed_pct,
+                 reference=0.0, no_data=f"{NA}: {NO_BASELINE}")
+
+
+def _improvement_series(group: str, ratios: list[Ratio | None]) -> PanelSeries:
+    name = SERIES_NAMES[group]
+    pcts = tuple(None if r is None else r.improvement for r in ratios)
+    return PanelSeries(name, COLORS[group], pcts, tuple(map(fmt_pct, pcts)),
+                       tuple(_improvement_tooltip(name, r) for r in ratios),
+                       tuple(None if r is None else r.improvements for r in ratios), pale(ratios))
+
+
+def _improvement_tooltip(name: str, r: Ratio | None) -> str:
+    if r is None:
+        return f"{name}: {NA}"
+    ci = fmt_pct_ci(r)
+    return f"{name} {fmt_pct(r.improvement)}{f' {ci}' if ci else ''} vs {BASELINE}: {WORDS[r.verdict]}"
+
+
+def pale(ratios: Sequence[Ratio | None]) -> tuple[bool, ...]:
+    """The bars of ratios whose verdict shows no difference."""
+    return tuple(r is not None and r.verdict == SAME for r in ratios)
+
+
+def pale_note(no_change: str) -> str:
+    """What a pale bar means, on an axis where `no_change` (0%, 1x) is no difference."""
+    return f"pale: no difference shown (the interval spans {no_change}, or the difference is under {FACTOR - 1:.0%})"
 
 
 def efficiency_panel(run: Run) -> Panel:

@@ -255,5 +255,9 @@ def read_stat(entry: dict, record: Record, where: str) -> Stat:
     if data is not None and not (isinstance(data, list) and data and all(_number(x) and x >= 0 for x in data)):
         raise RunError(f"{where}: stats.data is not a list of round times; the run file is corrupt")
     data = tuple(data) if data else None
+    at = record.rounds_at
+    if at is not None and not (all(isinstance(k, int) and not isinstance(k, bool) for k in at)
+                               and (data is None or len(at) == len(data))):
+        raise RunError(f"{where}: extra_info.rounds_at is not one position per stored round; the run file is corrupt")
     rounds = stats.get("rounds") if _number(stats.get("rounds")) else len(data) if data else None
     return Stat(stats["median"], low, high, spread, rounds, record, data)

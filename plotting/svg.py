@@ -22,6 +22,7 @@ TITLE_PX, SUBTITLE_PX, NOTE_PX = 20, 13, 11  # font sizes: the heading's first l
 LINE = 1.4  # a line's height over its font size
 PAD = 8  # pixels above the heading and below the footnote
 CHAR = 0.6  # a character's average width over the font size, to wrap text to the room it has
+PALE_STYLE = "opacity: 0.35"  # a bar that shows no difference, as the PNG's (pygal's CSS sets each fill-opacity)
 
 
 def pygal_chart(panel: panels.Panel, height: int) -> pygal.HorizontalBar:
@@ -38,17 +39,21 @@ def pygal_chart(panel: panels.Panel, height: int) -> pygal.HorizontalBar:
     )
     chart.x_labels = panel.categories[::-1]  # pygal draws the first label at the bottom; the tables read top-down
     for s in panel.series:
-        spreads = s.spreads or [None] * len(s.values)
-        chart.add(s.name, [_value(*v) for v in zip(s.values, s.texts, s.tooltips, spreads)][::-1])
+        none = [None] * len(s.values)
+        chart.add(s.name, [_value(*v) for v in zip(s.values, s.texts, s.tooltips, s.spreads or none,
+                                                    s.pale or none)][::-1])
     return chart
 
 
-def _value(value: float | None, text: str, tooltip: str, spread: tuple[float, float] | None) -> dict | None:
-    """A bar printing the panel's text (not pygal's formatting of the value), with its tooltip and whiskers."""
+def _value(value: float | None, text: str, tooltip: str, spread: tuple[float, float] | None,
+           pale: bool | None) -> dict | None:
+    """A bar printing the panel's text (not pygal's formatting of the value), with its tooltip and whiskers, pale
+    where it shows no difference."""
     if value is None:
         return None
     whiskers = {"ci": {"low": spread[0], "high": spread[1]}} if spread else {}
-    return {"value": value, "label": tooltip, "formatter": lambda _: text, **whiskers}
+    return {"value": value, "label": tooltip, "formatter": lambda _: text, **whiskers,
+            **({"style": PALE_STYLE} if pale else {})}
 
 
 def _height(panel: panels.Panel) -> int:

@@ -1,15 +1,18 @@
-"""The original guide's tables, the rankings and the recommendations, as terminal text and as markdown."""
+"""The original guide's tables, the rankings, the verdicts and the recommendations, as terminal text and as markdown."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from plotting import analysis
+from plotting.claims import claims_table
 from plotting.context import context_lines
+from plotting.references import references, verdicts_table
 from plotting.runs import Run, Stat
+from plotting.table import NA, Table, fmt_pct
+from plotting.verdicts import CONFIDENCE, FASTER, RULE, SAME, SHORT, SLOWER, Ratio, fmt_pct_ci, fmt_ratio_ci
 from runschema import NAMED, BASELINE, CEILING_OPS, GROUPS, LOAD_COLD, LOAD_WARM, SAVE, improvement
 from runschema import ASYNC_DURABLE, ASYNC_STALL, TRAIN_MODES, TRAIN_NONE, train_overhead
 
-NA = "n/a"
 GROUP_NAMES = {SAVE: "save", LOAD_COLD: "load", LOAD_WARM: "load-warm"}  # the original guide calls load-cold "load"
 LOAD_NOTE = "load = load-cold: page cache evicted before every round; load-warm: checkpoint already in the page cache"
 NO_BASELINE = f"improvements need the '{BASELINE}' baseline in the run; include it in --ckpt-methods"
@@ -38,38 +41,6 @@ SPREAD_LEGEND = (
 )
 
 
-@dataclass(frozen=True)
-class Table:
-    title: str
-    header: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    note: str = ""
-    left: tuple[int, ...] = (0,)  # left-aligned (text) columns; numbers align right
-
-    def text(self) -> str:
-        lines = [self.title]
-        if self.rows:
-            widths = [max(map(len, col)) for col in zip(self.header, *self.rows)]
-
-            def line(cells):
-                aligned = (c.ljust(w) if i in self.left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-                return "  ".join(aligned).rstrip()  # a left-aligned last column leaves no trailing spaces
-
-            lines += [line(self.header), "-" * (sum(widths) + 2 * (len(widths) - 1)), *map(line, self.rows)]
-        return "\n".join(lines + ([self.note] if self.note else []))
-
-    def markdown(self) -> str:
-        lines = [f"## {self.title}", ""]
-        if self.rows:
-            align = [":---" if i in self.left else "---:" for i in range(len(self.header))]
-            lines += [_md_row(self.header), _md_row(align), *map(_md_row, self.rows), ""]
-        return "\n".join(lines + ([self.note, ""] if self.note else []))
-
-
-def _md_row(cells) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
 def ms_format(*runs: Run):
     """Milliseconds with one decimal as the original guide; more when the fastest median is under 10 ms (tiny runs)."""
     fastest = min(s.median for run in runs for s in run.stats.values()) * 1000
@@ -81,10 +52,6 @@ def fmt_ms(seconds: float) -> str:
     """Three significant digits, without an exponent: 0.126, 52.5, 1,910."""
     ms = seconds * 1000
     return f"{ms:,.0f}" if ms >= 100 else f"{ms:.3g}"
-
-
-def fmt_pct(pct: float | None) -> str:
-    return NA if pct is None else f"{pct:+.1f}%"
 
 
 def fmt_num(x: float | None, spec: str = ".2f") -> str:
@@ -148,28 +115,46 @@ def comparison_table(run: Run) -> Table:
     return Table(f"{len(run.methods)}-Way Comparison Table", header, rows, note)
 
 
+def _improvement_cells(ratio: Ratio | None) -> tuple[str, str, str]:
+    if ratio is None:
+        return NA, NA, NA
+    return fmt_pct(ratio.improvement), fmt_pct_ci(ratio) or NA, SHORT[ratio.verdict]
+
+
 def improvement_table(run: Run) -> Table:
     title = f"Improvements vs {baseline_label(run)} Baseline"
     if BASELINE not in run.methods:
         return Table(title, (), (), f"{NA}: {NO_BASELINE}")
     rows = tuple(
-        (m, *(fmt_pct(analysis.time_improvement(run, g, m)) for g in (SAVE, LOAD_COLD)))
+        (m, *(cell for g in (SAVE, LOAD_COLD) for cell in _improvement_cells(analysis.versus(run, g, m))))
         for m in run.methods
         if m != BASELINE
     )
-    note = f"improvement = ({BASELINE} - method) / {BASELINE} of the median times; positive = faster than {BASELINE}"
-    return Table(title, ("method", "save improvement", "load improvement"), rows, note)
+    header = ("method", *(h for g in (SAVE, LOAD_COLD) for h in (f"{GROUP_NAMES[g]} improvement",
+                                                                 f"{GROUP_NAMES[g]} {CONFIDENCE:.0%} CI",
+                                                                 f"{GROUP_NAMES[g]} verdict")))
+    note = (f"improvement = (1 - ratio) x 100, ratio = method / {BASELINE}: of the median times, or where the rounds "
+            f"ran side by side the median of the per-pair ratios; positive = faster than {BASELINE}\n{RULE}")
+    return Table(title, header, rows, note, left=(0, 3, 6))
 
 
 def ranking_table(run: Run, group: str) -> Table:
     name, ms = GROUP_NAMES[group], ms_format(run)
     medians = analysis.medians(run, group)
+    order = analysis.ranked(medians)
+    fastest = order[0][1] if order else None
+
+    def vs_fastest(method: str) -> str:
+        ratio = analysis.versus(run, group, method, fastest)
+        return "fastest" if method == fastest else f"{fmt_ratio_ci(ratio)} {SHORT[ratio.verdict]}"
+
     rows = tuple(
-        (str(rank), m, ms(medians[m]), _vs_baseline(analysis.time_improvement(run, group, m), m))
-        for rank, m in analysis.ranked(medians)
+        (str(rank), m, ms(medians[m]), _vs_baseline(analysis.time_improvement(run, group, m), m), vs_fastest(m))
+        for rank, m in order
     )
-    header = ("rank", "method", f"{name} (ms)", f"vs {BASELINE}")
-    return Table(f"Ranking by {name.title()} Performance (fastest first)", header, rows, left=(1,))
+    header = ("rank", "method", f"{name} (ms)", f"vs {BASELINE}", "vs fastest")
+    note = f"vs fastest: the method's time / the fastest median's ({fastest}), {CONFIDENCE:.0%} CI and verdict; {RULE}"
+    return Table(f"Ranking by {name.title()} Performance (fastest first)", header, rows, note, left=(1, 4))
 
 
 def _vs_baseline(pct: float | None, method: str) -> str:
@@ -348,25 +333,38 @@ def train_table(run: Run) -> Table | None:
     return Table(TRAIN_TITLE, header, rows, note)
 
 
-def tables(run: Run) -> list[Table]:
+def tables(run: Run, refs: Sequence[str] | None = None) -> list[Table]:
+    """Every table of the report; the Verdicts against `refs` (references.references: by default tensorstore and
+    pytorch)."""
     return [
-        comparison_table(run), improvement_table(run), ranking_table(run, SAVE), ranking_table(run, LOAD_COLD),
+        comparison_table(run), improvement_table(run), *filter(None, [claims_table(run)]),
+        ranking_table(run, SAVE), ranking_table(run, LOAD_COLD), verdicts_table(run, references(run, refs)),
         efficiency_table(run), memory_table(run), cpu_table(run), spread_table(run),
         *filter(None, [requests_table(run), async_table(run), train_table(run)]),
     ]
 
 
 def recommendations(run: Run) -> list[str]:
-    """Fastest save, fastest load, smallest on disk and best balance, each with its numbers and the runner-up."""
+    """Fastest save, fastest load, smallest on disk and best balance, each with its numbers and the runner-up; the
+    fastest also with its ratio to the runner-up, which says when the two are not shown to differ."""
     ms = ms_format(run)
     save, load = analysis.medians(run, SAVE), analysis.medians(run, LOAD_COLD)
     sizes, scores = analysis.sizes(run), analysis.balance(run)
     unit, div = analysis.size_unit(sizes.values())
+
+    def fastest(title: str, group: str, medians: dict[str, float]) -> str:
+        def describe(m: str) -> str:
+            return f"{ms(medians[m])} ms{_vs(analysis.time_improvement(run, group, m), m, 'faster', 'slower')}"
+
+        return _pick(title, medians, describe, versus=lambda m, other: _versus(run, group, m, other))
+
     return [
-        _pick("Fastest save", save, lambda m: f"{ms(save[m])} ms{_vs(save, m, 'faster', 'slower')}"),
-        _pick("Fastest load", load, lambda m: f"{ms(load[m])} ms{_vs(load, m, 'faster', 'slower')}"),
+        fastest("Fastest save", SAVE, save),
+        fastest("Fastest load", LOAD_COLD, load),
         _pick(
-            "Smallest on disk", sizes, lambda m: f"{sizes[m] / div:.2f} {unit}{_vs(sizes, m, 'smaller', 'larger')}",
+            "Smallest on disk", sizes,
+            lambda m: f"{sizes[m] / div:.2f} {unit}"
+                      f"{_vs(improvement(sizes.get(BASELINE), sizes[m]), m, 'smaller', 'larger')}",
             missing=NO_SIZES,
         ),
         _pick(
@@ -377,29 +375,40 @@ def recommendations(run: Run) -> list[str]:
     ]
 
 
-def _vs(values: dict[str, float], method: str, better: str, worse: str) -> str:
-    pct = improvement(values.get(BASELINE), values[method])
+def _vs(pct: float | None, method: str, better: str, worse: str) -> str:
     if pct is None or method == BASELINE:
         return ""
     return f", {abs(pct):.1f}% {better if pct >= 0 else worse} than {BASELINE}"
 
 
-def _pick(title: str, values: dict[str, float], describe, missing: str = "") -> str:
-    """The best (smallest) method of `values` and the runner-up, described with their numbers."""
+RELATIONS = {FASTER: "faster than", SLOWER: "slower than", SAME: "no difference shown from"}
+
+
+def _versus(run: Run, group: str, method: str, other: str) -> str:
+    """"; faster than OTHER: 0.08 [0.07, 0.18]", or "no difference shown from" (without rounds: say so)."""
+    ratio = analysis.versus(run, group, method, other)
+    rounds = "" if ratio.n else ", the run stores no rounds"
+    return f"; {RELATIONS[ratio.verdict]} {other}: {fmt_ratio_ci(ratio)}{rounds}"
+
+
+def _pick(title: str, values: dict[str, float], describe, missing: str = "", versus=None) -> str:
+    """The best (smallest) method of `values` and the runner-up, described with their numbers; `versus(best,
+    runner-up)` adds to the best's."""
     order = [m for _, m in analysis.ranked(values)]
     if not order:
         return f"{title}: {NA} ({missing})"
-    text = f"{title}: {order[0]} ({describe(order[0])})"
+    best = describe(order[0]) + (versus(*order[:2]) if versus and len(order) > 1 else "")
+    text = f"{title}: {order[0]} ({best})"
     return text + (f"; runner-up {order[1]} ({describe(order[1])})" if len(order) > 1 else "")
 
 
-def report_text(run: Run) -> str:
+def report_text(run: Run, refs: Sequence[str] | None = None) -> str:
     recs = "\n".join(["Recommendations", *(f"- {r}" for r in recommendations(run))])
-    return "\n\n".join([f"ckpt-bench run: {headline(run)}", *(t.text() for t in tables(run)), recs]) + "\n"
+    return "\n\n".join([f"ckpt-bench run: {headline(run)}", *(t.text() for t in tables(run, refs)), recs]) + "\n"
 
 
-def report_markdown(run: Run) -> str:
+def report_markdown(run: Run, refs: Sequence[str] | None = None) -> str:
     measured = "\n".join(["## Where and how it was measured", "", *context_lines(run), ""])
-    parts = [f"# Checkpoint comparison\n\n{headline(run)}\n", measured, *(t.markdown() for t in tables(run))]
+    parts = [f"# Checkpoint comparison\n\n{headline(run)}\n", measured, *(t.markdown() for t in tables(run, refs))]
     parts.append("\n".join(["## Recommendations", "", *(f"- {r}" for r in recommendations(run)), ""]))
     return "\n".join(parts)

@@ -104,3 +104,25 @@ def train_json(none: float | None, rounds: dict[tuple[str, str], float], loop: d
     run["benchmarks"] += [entry(m, mode, t) for (m, mode), t in rounds.items()]
     run["benchmarks"] += [entry("none", "none", none)] if none is not None else []
     return run
+
+
+def with_order(data: dict, order: str) -> dict:
+    """The run as schema 5 stores it: each benchmark's `order` and `rounds_at`, the rounds of a group's methods
+    alternating (interleaved: cycle k runs every method's k-th round) or back to back (blocked), group after group."""
+    groups: dict[str, list[dict]] = {}
+    for entry in data["benchmarks"]:
+        groups.setdefault(entry["group"], []).append(entry)
+    at = 0
+    for entries in groups.values():
+        counts = [len(e["stats"]["data"]) for e in entries]
+        slots = [(i, k) for k in range(max(counts)) for i in range(len(entries))]
+        if order == "blocked":
+            slots.sort()
+        positions: list[list[int]] = [[] for _ in entries]
+        for i, k in slots:
+            if k < counts[i]:
+                positions[i].append(at)
+                at += 1
+        for entry, rounds_at in zip(entries, positions):
+            entry["extra_info"].update(order=order, rounds_at=rounds_at, schema_version=5)
+    return data

@@ -45,6 +45,8 @@ def test_identical_runs_pass_and_every_method_and_operation_is_compared():
         ("pytorch", SAVE), ("tensorstore", SAVE), ("pytorch", LOAD_COLD), ("tensorstore", LOAD_COLD)
     ]
     assert regressed(v) == [] and {c.slowdown for c in v.comparisons} == {0.0}
+    assert {c.change.verdict for c in v.comparisons} == {"same"}
+    assert all(c.change.low < 1 < c.change.high and not c.change.paired for c in v.comparisons)
 
 
 def test_a_machine_slower_as_a_whole_is_normalised_away():
@@ -86,7 +88,11 @@ def test_a_moderate_slowdown_with_separated_rounds_fails_above_the_threshold_onl
     assert regressed(v) == [("pytorch", LOAD_COLD)]
     assert regressed(verdict(make(), b, max_slowdown=0.30)) == []
     b = make(factors={(LOAD_COLD, "pytorch"): (1.20, 1.21, 1.22)})  # +19.8%: separated, but under 25%
-    assert regressed(verdict(make(), b)) == []
+    v = verdict(make(), b)
+    assert regressed(v) == []
+    c = next(c for c in v.comparisons if c.method == "pytorch" and c.group == LOAD_COLD)
+    # the interval shows the slowdown, and the gate's threshold still decides: reported, not failed
+    assert c.change.verdict == "slower" and 1.1 < c.change.low < c.change.ratio == pytest.approx(1 + c.slowdown)
 
 
 def test_the_rounds_must_show_the_slowdown_beyond_the_threshold_not_just_any_difference():
@@ -141,7 +147,8 @@ def test_the_command_line_prints_the_regressions_and_exits_1(tmp_path, capsys):
     assert main(["gate", str(a), str(b)]) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "Regressions"
-    assert out[3].split() == ["tensorstore", "save", "10.1", "20.2", "10", "20", "+100.0%", "0.050", "REGRESSED"]
+    assert out[3].split() == ["tensorstore", "save", "10.1", "20.2", "10", "20", "+100.0%", "[+96.1,", "+104.0]",
+                              "slower", "0.050", "REGRESSED"]
     assert out[-1].startswith("FAIL: 1 of 4 method/operation pairs regressed: tensorstore save (slower by more than")
     assert out[-1].endswith("; one run a side cannot tell a regression from run-to-run noise: gate directories of "
                             "three runs each to be sure")

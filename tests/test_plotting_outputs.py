@@ -11,11 +11,11 @@ import pytest
 
 from plotting import analysis, sweep
 from plotting.__main__ import main
-from plotting.figures import DPI, performance_figure
+from plotting.figures import DPI, PALE_ALPHA, performance_figure
 from plotting.panels import performance_panels
 from plotting.runs import load_runs, parse_run
 from runschema import LOAD_COLD, LOAD_WARM, SAVE
-from plotting.svg import performance_svg
+from plotting.svg import PALE_STYLE, performance_svg
 from tests.plotting_data import SIX, TINY, keep, seed_json, tiny_json
 from tests.test_plotting_panels import TITLES, cuda_run
 
@@ -93,6 +93,11 @@ def test_the_bars_are_the_medians_with_the_rounds_spread(run):
     (segment,) = whiskers[0].lines[2][0].get_segments()  # PyTorch's: from q1 to q3
     assert [x for x, _ in segment] == pytest.approx([run.get(SAVE, "pytorch").low * 1000, run.get(SAVE, "pytorch").high * 1000])
     assert "+95.3%" in [t.get_text() for t in ax_imp.texts]
+    pale = [p.get_hatch() is not None for p in ax_imp.patches]  # ts+compression's load only: no difference shown
+    assert pale == [False] * 9 + [True] and ax_imp.patches[-1].get_alpha() == PALE_ALPHA
+    first = next(c for c in ax_imp.containers if type(c).__name__ == "ErrorbarContainer")
+    (segment,) = first.lines[2][0].get_segments()
+    assert [x for x, _ in segment] == pytest.approx(list(analysis.versus(run, SAVE, "pytorch").improvements))
 
 
 @pytest.mark.parametrize("make, panels", [(lambda: load_runs([TINY]), 6), (cuda_run, 7)], ids=["cpu", "cuda"])
@@ -163,11 +168,16 @@ def test_the_svg_is_valid_xml_with_the_charts_tooltips_and_whiskers(run):
     assert "T5X: save: median 70.87 ms, interquartile range 69.95 to 72.22 ms, 3 rounds" in bars[0]
     assert "TS + large chunks: save: median 159.91 ms, interquartile range 133.43 to 285.51 ms, 3 rounds " \
            "! IQR 95% of the median" in bars[0]
-    assert "T5X: save +32.0% vs tensorstore" in bars[3]
+    assert "T5X: save +32.0% [+17.3, +42.1] vs tensorstore: faster" in bars[3]
+    assert "TS + compression: load (cold) -10.2% [-20.2, +20.0] vs tensorstore: no difference shown" in bars[3]
     assert "PyTorch: load (cold): 15.7%" in bars[4]
     assert "TensorStore (baseline): save RSS: 2,318,336 bytes" in bars[5]
     assert "70.87 ms" in _texts(charts[0], "value")  # the panel's text, as in the PNG
     assert len([g for g in charts[0].iter(f"{SVG}g") if g.get("class") == "ci"]) == 6
+    assert len([g for g in charts[3].iter(f"{SVG}g") if g.get("class") == "ci"]) == 10  # the improvements' intervals
+    pale = [b.find(f"{SVG}title").text for b in charts[3].iter(f"{SVG}g")
+            if b.get("class") == "bar" and b.get("style") == PALE_STYLE]
+    assert pale == ["TS + compression: load (cold) -10.2% [-20.2, +20.0] vs tensorstore: no difference shown"]
 
 
 def test_the_sweep_heatmaps_name_the_workload_and_label_their_colour_bars():
@@ -210,7 +220,8 @@ def test_the_command_line_writes_the_figure_the_svg_and_the_markdown(tmp_path, c
     assert "6-Way Comparison Table" in printed and printed.rstrip().endswith(f"wrote {out / 'comparison.md'}")
     height, width = matplotlib.image.imread(out / "6way_performance_comparison.png").shape[:2]
     figure = performance_figure(load_runs([TINY]))
-    assert (width, height) == (round(figure.get_figwidth() * DPI), round(figure.get_figheight() * DPI))
+    # to the pixel: matplotlib drops a fraction of one
+    assert (width, height) == (int(figure.get_figwidth() * DPI), int(figure.get_figheight() * DPI))
     assert len(ET.parse(out / "6way_performance_comparison.svg").getroot().findall(f"{SVG}svg")) == 6
     markdown = (out / "comparison.md").read_text()
     assert "## 6-Way Comparison Table" in markdown

@@ -61,6 +61,20 @@ def test_peak_memory_is_one_panel_per_kind_and_cuda_only_where_measured(run):
     assert cuda.series[0].tooltips[0] == "save CUDA: 4,194,304 bytes"
 
 
+def test_the_improvement_panel_draws_each_ratios_interval_and_pales_the_bars_that_show_no_difference(run):
+    panel = panels.improvement_panel(run)
+    others = [m for m in SIX if m != "tensorstore"]
+    for series, group in zip(panel.series, (SAVE, LOAD_COLD)):
+        ratios = [analysis.versus(run, group, m) for m in others]
+        assert series.values == tuple(r.improvement for r in ratios)
+        assert series.spreads == tuple(r.improvements for r in ratios)  # (1 - ratio) x 100 of the interval's ends
+        assert all(low < value < high for value, (low, high) in zip(series.values, series.spreads))
+        assert series.pale == tuple(r.verdict == "same" for r in ratios)
+    assert panel.series[1].pale == (False, False, False, False, True)  # ts+compression's load: -10.2% [-20.2, +20.0]
+    assert panel.series[1].tooltips[4] == "load (cold) -10.2% [-20.2, +20.0] vs tensorstore: no difference shown"
+    assert "whiskers: 95% CI; pale: no difference shown (the interval spans 0" in panel.axis_label
+
+
 @pytest.mark.parametrize("low, high, ticks", [
     (1.3, 285, (1, 10, 100, 1000)),  # over two decades: decades only
     (327, 17000, (200, 500, 1000, 2000, 5000, 10000, 20000)),  # shorter: 1-2-5

@@ -2,7 +2,9 @@
 import pytest
 
 from plotting.__main__ import main
+from plotting.claims import GUIDE_IMPROVEMENTS, claims_table
 from plotting.runs import parse_run
+from plotting.table import fmt_pct
 from runschema import LOAD_COLD, SAVE
 from plotting.tables import comparison_table, improvement_table, ranking_table
 from tests.plotting_data import SEED_TABLE, seed_json, write
@@ -29,11 +31,21 @@ def test_the_comparison_table_is_the_seeds(run):
 
 
 def test_the_improvements_are_the_seeds(run):
-    ours = {m: (save, load) for m, save, load in improvement_table(run).rows}
+    ours = {row[0]: (row[1], row[4]) for row in improvement_table(run).rows}
     # One cell differs by 0.1: the original guide printed -67.4% for t5x load, but its own table gives
     # (17530 - 29355) / 17530 = -67.456%, i.e. -67.5%; the guide computed it from its unrounded times.
     assert {m: v for m, v in ours.items() if m != "pytorch"} == {**SEED_IMPROVEMENTS, "t5x": ("+53.6%", "-67.5%")}
     assert ours["pytorch"] == ("+95.8%", "+79.5%")  # the guide left PyTorch out of this table
+    assert {row[3] for row in improvement_table(run).rows} == {"~"}  # one run, no rounds: no difference is shown
+
+
+def test_the_claims_table_holds_the_guides_printed_improvements_and_one_run_confirms_none(run):
+    assert {m: (fmt_pct(GUIDE_IMPROVEMENTS[m, SAVE]), fmt_pct(GUIDE_IMPROVEMENTS[m, LOAD_COLD]))
+            for m, _ in GUIDE_IMPROVEMENTS} == SEED_IMPROVEMENTS
+    table = claims_table(run)
+    assert [row[:3] for row in table.rows[:2]] == [("t5x save", "+53.6%", "+53.6%"),
+                                                   ("t5x load-cold", "-67.4%", "-67.5%")]
+    assert {row[3:] for row in table.rows} == {("n/a", "no difference shown", "not shown")}
 
 
 def test_the_rankings_follow_the_seeds_numbers(run):
@@ -50,11 +62,11 @@ def test_the_command_line_prints_them(tmp_path, capsys):
     out = capsys.readouterr().out
     for line in (
         "tensorstore      143118.0    17530.0             n/a        2.58        n/a        n/a",
-        "t5x                       +53.6%            -67.5%",
-        "ts+concurrency            +31.2%             +4.8%",
-        "ts+chunks                 +52.6%            -22.4%",
-        "ts+compression             -1.8%            -42.0%",
-        "   2  ts+concurrency    16680.0           +4.8%",
+        "t5x                       +53.6%          n/a  ~                       -67.5%          n/a  ~",
+        "ts+concurrency            +31.2%          n/a  ~                        +4.8%          n/a  ~",
+        "ts+chunks                 +52.6%          n/a  ~                       -22.4%          n/a  ~",
+        "ts+compression             -1.8%          n/a  ~                       -42.0%          n/a  ~",
+        "   2  ts+concurrency    16680.0           +4.8%  4.63 ~",
         "Smallest on disk: ts+compression (2.52 GiB, 2.3% smaller than tensorstore)",
     ):
         assert line in out

@@ -40,28 +40,33 @@ def test_comparison_table_shows_the_medians_sizes_and_throughputs(run):
 def test_improvements_are_relative_to_the_tensorstore_medians(run):
     table = improvement_table(run)
     assert table.title == "Improvements vs TensorStore Baseline"
+    assert table.header == ("method", "save improvement", "save 95% CI", "save verdict", "load improvement",
+                            "load 95% CI", "load verdict")
     assert table.rows == (
-        ("pytorch", "+95.3%", "+63.4%"),
-        ("t5x", "+32.0%", "+42.0%"),
-        ("ts+concurrency", "+44.2%", "+64.3%"),
-        ("ts+chunks", "-53.4%", "+50.8%"),
-        ("ts+compression", "-65.8%", "-10.2%"),
+        ("pytorch", "+95.3%", "[+88.2, +96.6]", "faster", "+63.4%", "[+60.0, +85.2]", "faster"),
+        ("t5x", "+32.0%", "[+17.3, +42.1]", "faster", "+42.0%", "[+33.5, +67.0]", "faster"),
+        ("ts+concurrency", "+44.2%", "[+32.4, +58.6]", "faster", "+64.3%", "[+39.3, +75.3]", "faster"),
+        ("ts+chunks", "-53.4%", "[-272.5, -3.5]", "slower", "+50.8%", "[+42.8, +65.3]", "faster"),
+        ("ts+compression", "-65.8%", "[-188.8, -36.9]", "slower", "-10.2%", "[-20.2, +20.0]", "~"),
     )
+    assert "(1 - ratio) x 100" in table.note and "beyond 1.05x" in table.note
     assert analysis.time_improvement(run, SAVE, "ts+chunks") == pytest.approx((104.2488 - 159.9121) / 104.2488 * 100, abs=1e-3)
 
 
 def test_rankings_order_the_methods_by_median(run):
     assert ranking_table(run, SAVE).rows == (
-        ("1", "pytorch", "4.86", "+95.3%"),
-        ("2", "ts+concurrency", "58.21", "+44.2%"),
-        ("3", "t5x", "70.87", "+32.0%"),
-        ("4", "tensorstore", "104.25", "baseline"),
-        ("5", "ts+chunks", "159.91", "-53.4%"),
-        ("6", "ts+compression", "172.89", "-65.8%"),
+        ("1", "pytorch", "4.86", "+95.3%", "fastest"),
+        ("2", "ts+concurrency", "58.21", "+44.2%", "11.99 [4.81, 14.60] slower"),
+        ("3", "t5x", "70.87", "+32.0%", "14.59 [6.73, 17.85] slower"),
+        ("4", "tensorstore", "104.25", "baseline", "21.47 [8.49, 29.56] slower"),
+        ("5", "ts+chunks", "159.91", "-53.4%", "32.93 [12.03, 80.40] slower"),
+        ("6", "ts+compression", "172.89", "-65.8%", "35.60 [15.91, 62.33] slower"),
     )
-    assert [row[1] for row in ranking_table(run, LOAD_COLD).rows] == [
-        "ts+concurrency", "pytorch", "ts+chunks", "t5x", "tensorstore", "ts+compression"
-    ]
+    load = ranking_table(run, LOAD_COLD).rows
+    assert [row[1] for row in load] == ["ts+concurrency", "pytorch", "ts+chunks", "t5x", "tensorstore",
+                                        "ts+compression"]
+    # the three after the fastest load are not shown to differ from it; the last two are
+    assert [row[4].split()[-1] for row in load] == ["fastest", "~", "~", "~", "slower", "slower"]
 
 
 def test_equal_medians_share_a_rank():
@@ -70,10 +75,10 @@ def test_equal_medians_share_a_rank():
 
 def test_recommendations_come_from_the_data_with_their_numbers(run):
     assert recommendations(run) == [
-        "Fastest save: pytorch (4.86 ms, 95.3% faster than tensorstore); "
-        "runner-up ts+concurrency (58.21 ms, 44.2% faster than tensorstore)",
-        "Fastest load: ts+concurrency (6.95 ms, 64.3% faster than tensorstore); "
-        "runner-up pytorch (7.13 ms, 63.4% faster than tensorstore)",
+        "Fastest save: pytorch (4.86 ms, 95.3% faster than tensorstore; faster than ts+concurrency: "
+        "0.083 [0.069, 0.21]); runner-up ts+concurrency (58.21 ms, 44.2% faster than tensorstore)",
+        "Fastest load: ts+concurrency (6.95 ms, 64.3% faster than tensorstore; no difference shown from pytorch: "
+        "0.97 [0.90, 2.79]); runner-up pytorch (7.13 ms, 63.4% faster than tensorstore)",
         "Smallest on disk: pytorch (0.88 MiB, 13.2% smaller than tensorstore); "
         "runner-up t5x (0.91 MiB, 9.3% smaller than tensorstore)",
         "Best save+load balance (geometric mean of save and load time, each relative to the fastest): "
@@ -85,22 +90,25 @@ def test_text_tables_align_like_the_seed(run):
     lines = improvement_table(run).text().splitlines()
     assert lines[:4] == [
         "Improvements vs TensorStore Baseline",
-        "method          save improvement  load improvement",
-        "--------------------------------------------------",
-        "pytorch                   +95.3%            +63.4%",
+        "method          save improvement      save 95% CI  save verdict  load improvement     load 95% CI  "
+        "load verdict",
+        "-" * 111,
+        "pytorch                   +95.3%   [+88.2, +96.6]  faster                  +63.4%  [+60.0, +85.2]  faster",
     ]
 
 
 def test_the_report_holds_every_table_and_the_markdown_too(run):
     text, markdown = report_text(run), report_markdown(run)
-    for title in ("6-Way Comparison Table", "Improvements vs TensorStore Baseline", "Ranking by Save Performance",
-                  "Ranking by Load Performance", "Recommendations"):
+    for title in ("6-Way Comparison Table", "Improvements vs TensorStore Baseline", "The original guide's claims",
+                  "Ranking by Save Performance", "Ranking by Load Performance", "Verdicts", "Recommendations"):
         assert title in text and f"## {title}" in markdown
     headline = "tiny · float32 · cpu · durability fsync · 21 tensors · 887.25 KiB of weights · tiny_run.json"
     assert text.startswith(f"ckpt-bench run: {headline}\n")
     assert "| ts+chunks | 159.91 | 9.58 | 4.35 | 0.98 | 0.00568 | 0.0948 |" in markdown
-    assert "| 2 | ts+concurrency | 58.21 | +44.2% |" in markdown
-    assert "| :--- | ---: | ---: |" in markdown
+    assert "| 2 | ts+concurrency | 58.21 | +44.2% | 11.99 [4.81, 14.60] slower |" in markdown
+    assert "| :--- | ---: | ---: | :--- | ---: | ---: | :--- |" in markdown
+    assert "| load-cold | ts+compression | tensorstore | 1.10 | [0.80, 1.20] | no difference shown | 3 unpaired |" \
+        in markdown
 
 
 def test_without_the_baseline_improvements_say_so_and_the_rest_still_shows():
@@ -109,7 +117,8 @@ def test_without_the_baseline_improvements_say_so_and_the_rest_still_shows():
     assert table.rows == () and "improvements need the 'tensorstore' baseline" in table.note
     assert [row[1] for row in ranking_table(run, SAVE).rows] == ["pytorch", "ts+concurrency", "t5x", "ts+chunks", "ts+compression"]
     assert {row[3] for row in ranking_table(run, SAVE).rows} == {"n/a"}
-    assert recommendations(run)[0] == "Fastest save: pytorch (4.86 ms); runner-up ts+concurrency (58.21 ms)"
+    assert recommendations(run)[0] == ("Fastest save: pytorch (4.86 ms; faster than ts+concurrency: 0.083 "
+                                       "[0.069, 0.21]); runner-up ts+concurrency (58.21 ms)")
     text = report_text(run)
     assert "5-Way Comparison Table" in text and "n/a: improvements need the 'tensorstore' baseline" in text
 
@@ -128,7 +137,11 @@ def test_a_minimal_hand_built_run_degrades_to_n_a():
         ("tensorstore", "2000.0", "4000.0", "n/a", "n/a", "n/a", "n/a"),
         ("mine", "1000.0", "n/a", "n/a", "n/a", "n/a", "n/a"),
     )
-    assert improvement_table(run).rows == (("mine", "+50.0%", "n/a"),)
+    assert improvement_table(run).rows == (("mine", "+50.0%", "n/a", "~", "n/a", "n/a", "n/a"),)
+    # without rounds no difference can be shown, and the recommendation says why
+    assert recommendations(run)[0] == ("Fastest save: mine (1000.0 ms, 50.0% faster than tensorstore; no difference "
+                                       "shown from tensorstore: 0.50, the run stores no rounds); runner-up tensorstore "
+                                       "(2000.0 ms)")
     assert recommendations(run)[2] == "Smallest on disk: n/a (the run stores no disk_bytes)"
     assert run.label("mine") == "mine"
 

@@ -33,9 +33,11 @@ class Item:
     params: dict
     path: Path = Path("bench/test_checkpoint.py")
     callspec: CallSpec = field(init=False)
+    nodeid: str = field(init=False)
 
     def __post_init__(self):
         self.callspec = CallSpec(self.params)
+        self.nodeid = f"{self.path}::{self.originalname}[{self.params['method']}]"
 
     def get_closest_marker(self, name):
         return Marker({"group": self.group}) if name == "benchmark" else None
@@ -111,6 +113,9 @@ def test_interleaved_rounds_run_cycle_by_cycle_in_an_order_that_rotates():
                 assert paired(measured[("test_save", a)].rounds_at, measured[("test_save", b)].rounds_at)
     # readings: each round's own start and stop
     assert all(stop - start == 1 for start, stop in measured[("test_save", "pytorch")].readings)
+    # the progress lines name where each test's rounds ran
+    assert schedule.ran_in == {f"bench/test_checkpoint.py::{n}[{m}]": f"bench/test_checkpoint.py::{n}[pytorch]"
+                               for n in ("test_save", "test_load_cold") for m in METHODS[1:]}
 
 
 def test_blocked_rounds_run_back_to_back_when_their_test_runs_and_do_not_pair():
