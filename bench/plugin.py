@@ -301,5 +301,7 @@ class Progress:
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(self, report, config):
         if report.when == "call" and report.passed:
-            return "passed", ".", (f"PASSED in {report.duration:.1f} s", {"green": True})
+            runner = config.ckpt_schedule.ran_in.get(report.nodeid)
+            took = f"in the rounds of {runner.rpartition('::')[2]}" if runner else f"in {report.duration:.1f} s"
+            return "passed", ".", (f"PASSED {took}", {"green": True})
         return None

@@ -61,6 +61,8 @@ class Schedule:
     rounds: int = 3
     cohorts: dict[tuple, list[str]] = field(default_factory=dict)  # cohort key -> method ids, in the run's order
     _outcomes: dict[tuple, dict[str, _Outcome]] = field(default_factory=dict)
+    _runners: dict[tuple, str] = field(default_factory=dict)  # cohort key -> the test that ran its rounds
+    ran_in: dict[str, str] = field(default_factory=dict)  # test id -> the test whose run its rounds were part of
     progress: Callable[[str], None] = lambda line: None
 
     @classmethod
@@ -98,7 +100,10 @@ class Schedule:
         if key not in self.cohorts or method.id not in self.cohorts[key]:
             return _run_alone(plan(method), self.rounds)
         if key not in self._outcomes:
+            self._runners[key] = item.nodeid
             self._outcomes[key] = self._run_cohort(key, group(item), plan)
+        elif self._runners[key] != item.nodeid:
+            self.ran_in[item.nodeid] = self._runners[key]
         outcome = self._outcomes[key].pop(method.id)
         if outcome.error is not None:
             raise outcome.error
@@ -128,12 +133,15 @@ class Schedule:
             attempt(method_id, plans[method_id].rounds.warm_up)
         for cycle in range(self.rounds):
             turn = _rotated(list(plans), cycle)
+            last = cycle == self.rounds - 1
             for method_id in turn:
-                attempt(method_id, plans[method_id].rounds.timed)
+                attempt(method_id, lambda: plans[method_id].rounds.timed(keep=last))
+                if last and method_id in plans:  # checked at once, then its result goes: one result held at a time
+                    measured = plans[method_id].rounds.measured
+                    measured.order = INTERLEAVED
+                    attempt(method_id, lambda: plans[method_id].check(measured))
+                    measured.result = None
             self.progress(f"ckpt-bench: {name}, round {cycle + 1} of {self.rounds}: {_times(turn, plans, outcomes)}")
-        for method_id in list(plans):
-            plans[method_id].rounds.measured.order = INTERLEAVED
-            attempt(method_id, lambda: plans[method_id].check(plans[method_id].rounds.measured))
         for method_id, p in plans.items():
             outcomes[method_id].measured = p.rounds.measured
         return outcomes
@@ -164,4 +172,5 @@ def _run_alone(plan: Plan, rounds: int) -> Measured:
     except BaseException:
         plan.failed()
         raise
+    measured.result = None
     return measured

@@ -25,7 +25,7 @@ _POSITIONS = itertools.count()  # every timed round's position in the run: the s
 
 @dataclass
 class Measured:
-    result: object = None  # the last timed round's
+    result: object = None  # the last timed round's, until its check (bench.schedule) lets it go
     peaks: dict = field(default_factory=dict)  # one round's memory peaks (bench.memory)
     cpu_user_s: list[float] = field(default_factory=list)  # per timed round
     cpu_system_s: list[float] = field(default_factory=list)
@@ -81,10 +81,13 @@ class Rounds:
                 self._target(*args)
             self._sampled = True
 
-    def timed(self) -> None:
+    def timed(self, keep: bool = False) -> None:
         """One timed round; its getrusage and disk counters are read after the setup and after the stop, outside the
         timer: every thread of the process counted (TensorStore's and DCP's own), and every request the disk completed
-        meanwhile (the whole system's)."""
+        meanwhile (the whole system's). Its result is let go before the next round's setup unless `keep` (the last
+        round's, to be checked): so every round starts with the previous one's memory freed, whichever method's it
+        was, in either order."""
+        self.measured.result = None
         args = self._setup()
         measured, timer = self.measured, self._clock.timer
         with ExitStack() as sampling:  # the peak-memory sampler around the first round, closed also when it raises
@@ -102,7 +105,7 @@ class Rounds:
                 if collecting:
                     gc.enable()
             end, requests_end = resource.getrusage(resource.RUSAGE_SELF), self._requests()
-        measured.result = result
+        measured.result = result if keep else None
         measured.readings.append((start, stop))
         measured.rounds_at.append(next(_POSITIONS))
         measured.cpu_user_s.append(end.ru_utime - usage.ru_utime)
@@ -115,8 +118,8 @@ class Rounds:
 
 
 def run_blocked(rounds: Rounds, count: int) -> Measured:
-    """`count` timed rounds back to back, after the warm-up if asked."""
+    """`count` timed rounds back to back, after the warm-up if asked; the last one's result is kept."""
     rounds.warm_up()
-    for _ in range(count):
-        rounds.timed()
+    for k in range(count):
+        rounds.timed(keep=k == count - 1)
     return rounds.measured

@@ -1,5 +1,7 @@
 """The order of the rounds (bench.schedule) over fake methods: which round runs when, where each setup falls, what a
 failure does, and how the stored positions pair (runschema.paired)."""
+import time
+import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -103,9 +105,12 @@ def test_interleaved_rounds_run_cycle_by_cycle_in_an_order_that_rotates():
     assert rounds_of(save_events) == ["pytorch", "safetensors", "tensorstore",
                                       "safetensors", "tensorstore", "pytorch",
                                       "tensorstore", "pytorch", "safetensors"]
-    # every round's setup comes right before it; the checks come after the last cycle
-    assert save_events[:18:2] == [("setup", n) for n in rounds_of(save_events)]
-    assert rounds_of(save_events, "check") == list(METHODS) and save_events[18][0] == "check"
+    # every round's setup comes right before it; each method's check right after its last round, in the last cycle
+    timed = [e for e in save_events if e[0] != "check"]
+    assert timed[::2] == [("setup", n) for n in rounds_of(save_events)]
+    assert rounds_of(save_events, "check") == ["tensorstore", "pytorch", "safetensors"]
+    assert save_events[-9:] == [(what, n) for n in ("tensorstore", "pytorch", "safetensors")
+                                for what in ("setup", "round", "check")]
     for a in METHODS:
         assert measured[("test_save", a)].order == INTERLEAVED
         for b in METHODS:
@@ -188,3 +193,32 @@ def test_a_round_looks_its_method_up_in_the_registry_when_the_cohort_runs(monkey
 ])
 def test_rounds_pair_only_when_each_pair_ran_before_either_next_round(a, b, pairs):
     assert paired(a, b) is pairs
+
+
+class Result:
+    """What a load round returns: held by nothing but the schedule."""
+
+
+@pytest.mark.parametrize("order", [INTERLEAVED, BLOCKED])
+def test_every_round_starts_with_no_earlier_rounds_result_alive(order):
+    collected = items(("test_load_cold",))
+    schedule = Schedule.of(collected, order, rounds=3)
+    alive, seen = weakref.WeakSet(), []
+
+    def plan(method) -> Plan:
+        def setup():
+            seen.append(len(alive))
+            return ()
+
+        def target():
+            result = Result()
+            alive.add(result)
+            return result
+
+        return Plan(Rounds(target, setup, torch.device("cpu"), Clock(time.perf_counter), disk_path=None),
+                    check=lambda measured: seen.append(("checked", measured.result is not None)))
+
+    for item in collected:
+        schedule.measured(item, REGISTRY[item.params["method"]], plan)
+    assert [n for n in seen if not isinstance(n, tuple)] == [0] * 9
+    assert [n for n in seen if isinstance(n, tuple)] == [("checked", True)] * 3 and len(alive) == 0
