@@ -22,8 +22,8 @@ from bench.workspace import Workspace, raise_on_termination
 from runschema import BLOCKED, SCHEMA_VERSION, add_efficiency
 
 STATE = pytest.StashKey[object]()
-# pytest-benchmark's options that only its own calibration uses; every benchmark here runs pedantic rounds
-IGNORED = ("--benchmark-max-time", "--benchmark-min-time", "--benchmark-warmup-iterations")
+# pytest-benchmark's options for rounds it times itself (calibration, cProfile); the suite times every round itself
+IGNORED = ("--benchmark-max-time", "--benchmark-min-time", "--benchmark-warmup-iterations", "--benchmark-cprofile")
 
 
 def pytest_addoption(parser):
@@ -114,9 +114,9 @@ def _warn_ignored(config) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if given and reporter is not None:
         reporter.write_line(
-            f"ckpt-bench: warning: {', '.join(dict.fromkeys(given))} ignored: every benchmark here runs "
-            f"--benchmark-min-rounds timed rounds (pytest-benchmark's pedantic mode), after one untimed round with "
-            f"--benchmark-warmup on", yellow=True)
+            f"ckpt-bench: warning: {', '.join(dict.fromkeys(given))} ignored: the suite runs and times every "
+            f"benchmark's --benchmark-min-rounds rounds itself (after one untimed round with --benchmark-warmup on) "
+            f"and hands them to pytest-benchmark; to profile a method, use py-spy record --native", yellow=True)
 
 
 def _check_storage(config) -> None:

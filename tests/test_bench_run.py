@@ -1,5 +1,6 @@
 """A real run of the benchmark suite on the tiny preset, and what it stores (README: What is measured, Stored)."""
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import pytest
 
 from bench import disk
 from bench.methods import DEFAULT_METHODS
+from plotting.__main__ import main as plotting_main
 from runschema import BLOCKED, INTERLEAVED, SCHEMA_VERSION, Record, paired
 from tests.helpers import load_run, run_bench, stored_runs, usage_line
 
@@ -173,6 +175,20 @@ def test_blocked_rounds_run_each_benchmark_back_to_back(tmp_path):
         assert at == list(range(at[0], at[0] + 3))  # back to back
     saves = [b["extra_info"]["rounds_at"] for b in benchmarks if b["group"] == "save"]
     assert len(saves) == 2 and not paired(*saves)
+
+
+def test_a_method_slowed_4x_is_slower_than_the_same_code_unslowed(tmp_path):
+    """dcp-process saves and loads as dcp does (only its asynchronous save differs); its loads slowed on purpose."""
+    proc = run_bench("--ckpt-model", "tiny", "--ckpt-dir", str(tmp_path), "--ckpt-methods", "dcp,dcp-process",
+                     "--benchmark-min-rounds=5", "-k", "save or load_cold", "-p", "tests.slow_methods",
+                     "--ckpt-slow", "dcp-process:load:4", storage=tmp_path / "storage")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (path,) = stored_runs(tmp_path / "storage")
+    assert plotting_main([str(path), "--out", str(tmp_path / "out"), "--reference", "dcp"]) == 0
+    rows = {r["group"]: r for r in json.loads((tmp_path / "out" / "comparison.json").read_text())}
+    assert sorted(rows) == ["load-cold", "save"] and {r["method"] for r in rows.values()} == {"dcp-process"}
+    assert rows["load-cold"]["verdict"] == "slower" and rows["load-cold"]["low"] > 1
+    assert rows["save"]["ratio"] < rows["load-cold"]["ratio"]  # the same save, the slowed load
 
 
 def test_an_unknown_order_is_one_usage_line(tmp_path):
