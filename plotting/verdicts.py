@@ -125,7 +125,7 @@ def _bootstrap(data: tuple, statistic, method: str) -> tuple[float, float]:
 
 def fmt_ratio(x: float) -> str:
     """Two decimals; two significant digits below 0.1 (0.047)."""
-    return f"{x:.2f}" if x >= 0.1 else f"{x:.2g}"
+    return f"{x:.2f}" if x >= 0.095 else f"{x:.2g}"  # 0.0999 rounds to 0.10, not 0.1
 
 
 def fmt_ci(r: Ratio) -> str | None:

@@ -222,8 +222,9 @@ def test_a_signal_in_the_middle_of_a_save_leaves_only_the_users_files(signum, me
     (ckpt_dir / "ckpt-bench-mine").mkdir()
     (ckpt_dir / "ckpt-bench-mine" / "notes.txt").write_text("the user's")
     before = snapshot(ckpt_dir)
+    # 20 rounds: a busy machine that sees the first data file late still signals a save in progress
     proc = subprocess.Popen(**bench_process("--ckpt-model", "small", "--ckpt-methods", method_id, "--ckpt-dir", str(ckpt_dir),
-                                            "-k", "test_save", storage=tmp_path / "storage"),
+                                            "-k", "test_save", "--benchmark-min-rounds=20", storage=tmp_path / "storage"),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 120
