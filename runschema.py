@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, fields
 # 3: extra_info carries the checkpoint's state (model, adam), ranks (world_size, nnodes, saved_world_size, rank_bytes)
 #    and anonymous and file-backed memory peaks.
 # 4: extra_info carries the disk's requests per round (disk_reads, disk_read_bytes, disk_writes, disk_write_bytes).
-# 5: extra_info carries the order the rounds ran in (order) and each timed round's position in the run (rounds_at),
-#    so that rounds that ran side by side can be paired from the stored run alone.
+# 5: extra_info carries the order the rounds ran in (order), each timed round's position in the run (rounds_at) and
+#    the run's id (run), so that rounds that ran side by side can be paired from the stored run alone.
 SCHEMA_VERSION = 5
 # A run's timings mean the same thing as another's when their versions share a generation; a version that changes
 # what a timer covers (or the ceiling) starts a new generation, and the reports refuse to compare across it.
@@ -108,6 +108,7 @@ class Record:
     train: dict | None = None  # train: the loop (steps per round, checkpoint every, tokens per step, batch, sequence)
     order: str | None = None  # ORDERS: how this benchmark's rounds were scheduled among the other methods'
     rounds_at: list | None = None  # each timed round's position among all timed rounds of the run, as stats.data
+    run: str | None = None  # the run's id: positions compare only within one run (merged files restart at 0)
     schema_version: int = 1
 
     def to_json(self) -> dict:
@@ -134,6 +135,11 @@ class Record:
     @property
     def workload(self) -> dict:
         return workload(lambda k: getattr(self, k))
+
+    def pairs_with(self, other: Record) -> bool:
+        """Whether this benchmark's rounds and `other`'s ran side by side, one run, interleaved (paired)."""
+        return (self.run is not None and self.run == other.run and self.order == other.order == INTERLEAVED
+                and paired(self.rounds_at, other.rounds_at))
 
 
 _TYPES = {"str": str, "int": int, "float": (int, float), "dict": dict, "list": list}

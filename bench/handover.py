@@ -32,6 +32,7 @@ def hand_over(benchmark, measured: Measured):
         return next(readings)
 
     benchmark._timer = replay
+    benchmark.cprofile = False  # a profile of the replay would profile nothing (the run warns that it is ignored)
     try:
         return benchmark.pedantic(lambda: measured.result, rounds=len(measured.readings))
     finally:
@@ -45,7 +46,7 @@ def leave_out(benchmark) -> None:
 
 def measure(benchmark, target, setup, rounds: int, device, warmup: bool = False, *, disk_path) -> Measured:
     """A benchmark that runs its own rounds back to back when its test runs (bench.timing.Rounds' arguments), handed
-    to its fixture; a failed round leaves it out of the stored run."""
+    to its fixture; a failed round leaves it out of the stored run. The last round's result is kept."""
     own = Rounds(target, setup, device, Clock(benchmark._timer, benchmark._disable_gc), warmup=warmup,
                  disk_path=disk_path)
     try:

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from bench import checkpoint, disk, handover, sharding
-from bench.handover import hand_over
 from bench.ranks import RankError, ranked, solo
 from bench.record import method_identity, record, require_round_trip
 from bench.schedule import Plan
@@ -31,8 +30,9 @@ def timed_save(request, benchmark, method, checkpoints, state, options, model_in
         def setup():  # untimed: the previous round's checkpoint goes, a fresh empty directory comes
             return m, state, ready(slot.replace(), world), options.durability, world
 
-        rounds = Rounds(ranked(world, checkpoint.save), setup, options.device, clock, warmup=options.warmup,
-                        disk_path=options.ckpt_dir)
+        # at N ranks the setup is agreed on too: a rank whose setup failed must not go on to the next method alone
+        rounds = Rounds(ranked(world, checkpoint.save), ranked(world, setup), options.device, clock,
+                        warmup=options.warmup, disk_path=options.ckpt_dir)
         # the last round's checkpoint is verified, or these timings are dropped; a failed save's partial checkpoint
         # must not be loaded as if it were whole
         return Plan(rounds, check=lambda measured: checkpoints.saved(m), failed=slot.discard)
@@ -66,7 +66,8 @@ def timed_load(request, benchmark, method, saved, state, options, model_info, co
 
         # a warm-up round always: a load's rounds reuse the heap the one before freed (trimmed before each: warm
         # loads 2-6x slower), so the first would differ
-        rounds = Rounds(ranked(world, load), setup, options.device, clock, warmup=True, disk_path=options.ckpt_dir)
+        rounds = Rounds(ranked(world, load), ranked(world, setup), options.device, clock, warmup=True,
+                        disk_path=options.ckpt_dir)
         return Plan(rounds, check=check)
 
     measured = _scheduled(request, benchmark, method, plan)
@@ -84,7 +85,7 @@ def _scheduled(request, benchmark, method, plan):
         handover.leave_out(benchmark)
         stop_on_rank_error(e)
         raise
-    hand_over(benchmark, measured)
+    handover.hand_over(benchmark, measured)
     return measured
 
 

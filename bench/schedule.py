@@ -13,6 +13,7 @@ test raises that failure. Only synchronous operations are interleaved: no backgr
 """
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -20,9 +21,7 @@ import pytest
 
 from bench.ranks import RankError
 from bench.timing import Measured, Rounds, run_blocked
-from runschema import BLOCKED, INTERLEAVED, LOAD_COLD, LOAD_WARM, SAVE
-
-GROUPS = (SAVE, LOAD_COLD, LOAD_WARM)  # the groups whose methods' rounds are interleaved
+from runschema import GROUPS, INTERLEAVED  # GROUPS: save, load-cold, load-warm, whose methods' rounds interleave
 
 
 @dataclass
@@ -74,7 +73,8 @@ class Schedule:
             for item in items:
                 if (key := cohort_key(item)) is not None:
                     cohorts.setdefault(key, []).append(item.callspec.params["method"])
-        return cls(order, rounds, cohorts, progress=progress)
+        together = {key: ids for key, ids in cohorts.items() if len(ids) > 1}  # one method alone runs blocked
+        return cls(order, rounds, together, progress=progress)
 
     def reorder(self, items: list) -> None:
         """Interleaved: each cohort's items together, at the place of its first; every other item keeps its place."""
@@ -98,10 +98,13 @@ class Schedule:
         registry now: bench.methods.REGISTRY at the time of the round). Raises the failure of this method's rounds."""
         key = cohort_key(item)
         if key not in self.cohorts or method.id not in self.cohorts[key]:
-            return _run_alone(plan(method), self.rounds)
+            return run_alone(plan(method), self.rounds)
         if key not in self._outcomes:
             self._runners[key] = item.nodeid
-            self._outcomes[key] = self._run_cohort(key, group(item), plan)
+            try:
+                self._outcomes[key] = self._run_cohort(key, group(item), plan)
+            except Exception as e:  # beyond any one method (its progress line, say): every test of the cohort fails
+                self._outcomes[key] = {m: _Outcome(error=e) for m in self.cohorts[key]}
         elif self._runners[key] != item.nodeid:
             self.ran_in[item.nodeid] = self._runners[key]
         outcome = self._outcomes[key].pop(method.id)
@@ -122,10 +125,20 @@ class Schedule:
             except (KeyboardInterrupt, SystemExit, RankError, pytest.exit.Exception):
                 raise  # the run stops on every rank alike
             except BaseException as e:  # pytest.fail's and DCP's exceptions are BaseExceptions
+                traceback.clear_frames(e.__traceback__)  # its frames would hold a loaded state until its test raises
                 outcomes[method_id].error = e
                 failed = plans.pop(method_id, None)
                 if failed is not None:
                     failed.failed()
+
+        checked: set[str] = set()
+
+        def check(method_id: str) -> None:
+            checked.add(method_id)
+            measured = plans[method_id].rounds.measured
+            measured.order = INTERLEAVED
+            attempt(method_id, lambda: plans[method_id].check(measured))
+            measured.result = None
 
         for method_id in ids:
             attempt(method_id, lambda: plans.__setitem__(method_id, plan(find_method(method_id))))
@@ -136,12 +149,11 @@ class Schedule:
             last = cycle == self.rounds - 1
             for method_id in turn:
                 attempt(method_id, lambda: plans[method_id].rounds.timed(keep=last))
-                if last and method_id in plans:  # checked at once, then its result goes: one result held at a time
-                    measured = plans[method_id].rounds.measured
-                    measured.order = INTERLEAVED
-                    attempt(method_id, lambda: plans[method_id].check(measured))
-                    measured.result = None
+                if last and method_id in plans and plans[method_id].rounds.measured.result is not None:
+                    check(method_id)  # a load's result is checked at once and let go: one held at a time
             self.progress(f"ckpt-bench: {name}, round {cycle + 1} of {self.rounds}: {_times(turn, plans, outcomes)}")
+        for method_id in [m for m in plans if m not in checked]:
+            check(method_id)  # a save's checkpoint, verified once every round has run: the cycles stay alike
         for method_id, p in plans.items():
             outcomes[method_id].measured = p.rounds.measured
         return outcomes
@@ -159,15 +171,16 @@ def _times(turn: list[str], plans: dict[str, Plan], outcomes: dict[str, _Outcome
 
 
 def _rotated(ids: list[str], cycle: int) -> list[str]:
-    """Cycle k starts at the k-th method: over the cycles every method takes every place in the turn."""
+    """Cycle k starts at the k-th method: with as many cycles as methods, every method takes every place in the
+    turn."""
     k = cycle % len(ids) if ids else 0
     return ids[k:] + ids[:k]
 
 
-def _run_alone(plan: Plan, rounds: int) -> Measured:
+def run_alone(plan: Plan, rounds: int) -> Measured:
+    """The plan's rounds back to back (blocked), then its check; the result is let go once checked."""
     try:
         measured = run_blocked(plan.rounds, rounds)
-        measured.order = BLOCKED
         plan.check(measured)
     except BaseException:
         plan.failed()

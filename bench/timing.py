@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import itertools
 import resource
+import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -21,6 +22,7 @@ from bench.memory import peak_memory
 from runschema import BLOCKED
 
 _POSITIONS = itertools.count()  # every timed round's position in the run: the same on every rank (one schedule)
+RUN = uuid.uuid4().hex  # which run those positions are of (rank 0's is the one stored)
 
 
 @dataclass
@@ -49,7 +51,7 @@ class Measured:
 
     def positions(self) -> dict:
         """What lets a report pair these rounds with another benchmark's (runschema.paired)."""
-        return {"order": self.order, "rounds_at": list(self.rounds_at)}
+        return {"order": self.order, "rounds_at": list(self.rounds_at), "run": RUN}
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,15 @@ def claimed(pct: float) -> str:
 
 
 def outcome(claim: str, measured: Ratio) -> str:
-    """Confirmed when the measured verdict is the claim's, not shown when no difference is shown (of a claim that
-    there is one) or nothing could be (no stored rounds), refuted when the verdict is another."""
+    """Confirmed when the measured verdict is the claim's direction, or, of a claim of no difference, when the whole
+    interval lies within FACTOR of 1 (an equivalence shown, not a difference missed); refuted when the verdict is
+    another direction; not shown otherwise, or when nothing could be (no stored rounds)."""
     if measured.low is None:
         return NOT_SHOWN
+    if claim == SAME:
+        if 1 / FACTOR <= measured.low and measured.high <= FACTOR:
+            return CONFIRMED
+        return NOT_SHOWN if measured.verdict == SAME else REFUTED
     if measured.verdict == claim:
         return CONFIRMED
     return NOT_SHOWN if measured.verdict == SAME else REFUTED
@@ -50,6 +55,6 @@ def claims_table(run: Run) -> Table | None:
     note = (f"guide and measured: % less time than {BASELINE} (positive = faster), the guide's from its one run; "
             f"measured = (1 - ratio) x 100, ratio = the method's time / {BASELINE}'s; {RULE}\n"
             f"outcome: {CONFIRMED} when the verdict is the claim's direction (a claim whose ratio is within "
-            f"{FACTOR:g}x of 1 claims no difference, which 'no difference shown' confirms), {REFUTED} when it is "
-            f"another, {NOT_SHOWN} when the run shows no difference or stores no rounds")
+            f"{FACTOR:g}x of 1 claims no difference, which an interval within {FACTOR:g}x of 1 confirms), {REFUTED} "
+            f"when it is another, {NOT_SHOWN} when the run shows neither or stores no rounds")
     return Table(TITLE, header, tuple(rows), note, left=(0, 4, 5))

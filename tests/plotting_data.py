@@ -124,5 +124,5 @@ def with_order(data: dict, order: str) -> dict:
                 positions[i].append(at)
                 at += 1
         for entry, rounds_at in zip(entries, positions):
-            entry["extra_info"].update(order=order, rounds_at=rounds_at, schema_version=5)
+            entry["extra_info"].update(order=order, rounds_at=rounds_at, run="one-run", schema_version=5)
     return data

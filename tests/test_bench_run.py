@@ -147,6 +147,7 @@ def test_interleaved_rounds_are_stored_with_positions_that_pair_within_each_grou
     assert {e["order"] for e in ceiling} == {BLOCKED}
     every = [p for b in run["benchmarks"] for p in b["extra_info"]["rounds_at"]]
     assert sorted(every) == list(range(len(every)))  # one position per timed round of the run
+    assert len({b["extra_info"]["run"] for b in run["benchmarks"]}) == 1  # positions of this run, not another's
 
 
 def test_pytest_benchmarks_own_compare_reads_every_stored_benchmark(tiny_run):

@@ -105,12 +105,9 @@ def test_interleaved_rounds_run_cycle_by_cycle_in_an_order_that_rotates():
     assert rounds_of(save_events) == ["pytorch", "safetensors", "tensorstore",
                                       "safetensors", "tensorstore", "pytorch",
                                       "tensorstore", "pytorch", "safetensors"]
-    # every round's setup comes right before it; each method's check right after its last round, in the last cycle
-    timed = [e for e in save_events if e[0] != "check"]
-    assert timed[::2] == [("setup", n) for n in rounds_of(save_events)]
-    assert rounds_of(save_events, "check") == ["tensorstore", "pytorch", "safetensors"]
-    assert save_events[-9:] == [(what, n) for n in ("tensorstore", "pytorch", "safetensors")
-                                for what in ("setup", "round", "check")]
+    # every round's setup comes right before it; a save's check (no result held) comes after the last cycle
+    assert save_events[:18:2] == [("setup", n) for n in rounds_of(save_events)]
+    assert save_events[18:] == [("check", n) for n in METHODS]
     for a in METHODS:
         assert measured[("test_save", a)].order == INTERLEAVED
         for b in METHODS:
@@ -159,6 +156,13 @@ def test_a_method_that_fails_drops_out_its_own_test_raises_and_the_others_run_ev
     for name in ("pytorch", "tensorstore"):
         assert len(measured[("test_save", name)].readings) == 3
     assert len(lines) == 3 and "safetensors failed (OSError)" in lines[1] and "pytorch " in lines[1]
+
+
+def test_a_cohort_of_one_method_runs_blocked():
+    collected = items(("test_save",), methods=("pytorch",))
+    schedule = Schedule.of(collected, INTERLEAVED, rounds=2)
+    measured = run_all(schedule, Log(), collected)
+    assert schedule.cohorts == {} and measured[("test_save", "pytorch")].order == BLOCKED
 
 
 def test_items_outside_the_interleaved_groups_run_alone_and_keep_their_place():
