@@ -5,8 +5,7 @@ Rounds that ran side by side (runschema.Record.pairs_with: one interleaved run) 
 log ratios), and the bootstrap resamples the pairs, so that drift shared by both cancels. Otherwise the ratio is
 of the medians, and the bootstrap resamples each benchmark's rounds on its own. The interval is scipy's BCa bootstrap
 (percentile where BCa is degenerate), from a fixed generator state so that a report is the same every time it is
-made; with fewer than MIN_BOOTSTRAP rounds, where a bootstrap of a median cannot hold its level, the half-width of
-Student's t interval on the log times, around the same ratio. A verdict calls a difference only when the interval excludes 1 and the ratio is beyond FACTOR.
+made. Below 6 rounds a bootstrap of a median holds less than its level (docs/verdicts.md, "Few rounds"). A verdict calls a difference only when the interval excludes 1 and the ratio is beyond FACTOR.
 """
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.stats import bootstrap, ttest_1samp, ttest_ind
+from scipy.stats import bootstrap
 
 import runschema
 from plotting.runs import Stat
@@ -27,9 +26,6 @@ from plotting.table import NA
 FACTOR = 1.05  # a ratio within 5% of 1 is not called a difference, however narrow its interval
 CONFIDENCE = 0.95  # of the interval
 RESAMPLES = 9999  # scipy's default: enough for the 2.5% tails of a 95% interval
-# rounds (pairs, or each side's) from which the bootstrap of a median holds its level: the bootstrap interval of the
-# median of n values is about [min, max], which covers the true median 1 - 2 * 0.5**n of the time (n=3: 75%, n=6: 97%)
-MIN_BOOTSTRAP = 6
 RNG_STATE = 20260101  # the resampling's generator state: the same run always gives the same intervals
 FASTER, SLOWER, SAME = "faster", "slower", "same"
 WORDS = {FASTER: "faster", SLOWER: "slower", SAME: "no difference shown"}
@@ -105,8 +101,6 @@ def _log_median_ratio(a, b, axis=-1):
 @lru_cache(maxsize=4096)  # a report asks for the same comparison in several tables
 def _interval(a: tuple[float, ...], b: tuple[float, ...], paired: bool) -> tuple[float, float, float]:
     """(ratio, low, high); an interval of a statistic that no resample can move is the ratio itself."""
-    if min(len(a), len(b)) < MIN_BOOTSTRAP:
-        return _t_interval(np.log(a), np.log(b), paired)
     if paired:
         logs = np.log(np.array(a) / np.array(b))
         data, statistic, constant = (logs,), np.median, np.ptp(logs) == 0
@@ -119,27 +113,6 @@ def _interval(a: tuple[float, ...], b: tuple[float, ...], paired: bool) -> tuple
     if not (math.isfinite(low) and math.isfinite(high)):  # BCa's jackknife cannot vary (ties): percentile then
         low, high = _bootstrap(data, statistic, "percentile")
     return math.exp(estimate), math.exp(low), math.exp(high)
-
-
-def _t_interval(log_a: np.ndarray, log_b: np.ndarray, paired: bool) -> tuple[float, float, float]:
-    """Too few rounds for the bootstrap: the same ratio (of the pairs' median, or of the medians), with the half-width
-    of Student's t interval on the log times: of the pairs' mean log ratio (paired), or Welch's of the difference of
-    the two means (unpaired)."""
-    if paired:
-        logs = log_a - log_b
-        estimate, constant = float(np.median(logs)), np.ptp(logs) == 0
-        test = lambda: ttest_1samp(logs, 0.0)  # noqa: E731
-    else:
-        estimate = float(np.median(log_a) - np.median(log_b))
-        constant = np.ptp(log_a) == np.ptp(log_b) == 0
-        test = lambda: ttest_ind(log_a, log_b, equal_var=False)  # noqa: E731
-    if constant:
-        return (math.exp(estimate),) * 3
-    with warnings.catch_warnings():  # scipy's precision warning of one constant side: its variance is 0, as meant
-        warnings.simplefilter("ignore")
-        ci = test().confidence_interval(CONFIDENCE)
-    half = (float(ci.high) - float(ci.low)) / 2
-    return math.exp(estimate), math.exp(estimate - half), math.exp(estimate + half)
 
 
 def _bootstrap(data: tuple, statistic, method: str) -> tuple[float, float]:
